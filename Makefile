@@ -1,0 +1,49 @@
+# Two commands do all the set-up on a fresh machine:
+#   make book   -> .venv + requirements + course_lib (editable), executes the chapters, builds _build/html
+#   make test   -> same set-up, then the whole test suite (library, grading, nbval over every notebook, book build)
+SHELL   := /bin/bash
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.course-installed
+# The venv's own kernel spec comes first, so notebooks never run in another Python.
+export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+# pytest workers: 2 matches the CI machine; override with `make test JOBS=4`.
+JOBS    ?= 2
+
+.PHONY: book test setup student clean help
+
+help:
+	@echo "make book  - build the HTML book into _build/html (sets itself up)"
+	@echo "make test  - run every test: library, grading, nbval over all notebooks, book build"
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (course)" >/dev/null
+	@touch $@
+
+setup: $(STAMP)
+
+# jupyter-cache re-executes a notebook only when its own code changes, so the cache folder is
+# dropped whenever course_lib's content (code or shipped data) changes.
+book: $(STAMP)
+	@h=$$(find course_lib -type f -not -path '*/__pycache__/*' -not -name '*.pyc' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16); \
+	if [ "$$(cat _build/.course_lib_hash 2>/dev/null)" != "$$h" ]; then \
+	  echo "course_lib changed ($$h): clearing the execution cache"; rm -rf _build/.jupyter_cache; fi; \
+	mkdir -p _build && echo "$$h" > _build/.course_lib_hash
+	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
+	@echo "Book: $(CURDIR)/_build/html/index.html"
+
+test: $(STAMP)
+	$(VENV)/bin/pytest -n $(JOBS) --dist loadscope -p no:cacheprovider \
+	  --nbval-lax --nbval-current-env --ignore=exercises/student tests book exercises
+
+# Regenerate the student versions of the exercises (solutions removed) into exercises/student/.
+student: $(STAMP)
+	$(PY) -m course_lib.grading release
+
+clean:
+	rm -rf _build .pytest_cache
