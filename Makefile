@@ -37,8 +37,10 @@ book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
+# One BLAS/OpenMP thread per pytest worker: JOBS workers share the cores instead of oversubscribing them
+# (on the 2-core CI machine two workers with two torch threads each ran several times slower).
 test: $(STAMP)
-	$(VENV)/bin/pytest -n $(JOBS) --dist loadscope -p no:cacheprovider \
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(VENV)/bin/pytest -n $(JOBS) --dist loadscope -p no:cacheprovider \
 	  --nbval-lax --nbval-current-env --ignore=exercises/student tests book exercises
 
 # Regenerate the student versions of the exercises (solutions removed) into exercises/student/.

@@ -55,3 +55,14 @@ def test_chapter_has_label_objectives_and_summary(path):
     assert first.startswith("(ch-"), f"{_id(path)}: first cell must start with a (ch-...)= label"
     assert "## Learning objectives" in md, f"{_id(path)}: no '## Learning objectives' section"
     assert "## Summary" in md, f"{_id(path)}: no '## Summary' section"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
+def test_checked_cells_carry_their_expected_output(path):
+    """A `# NBVAL_CHECK_OUTPUT` cell without a stored expectation would check nothing (see course_lib.nbcheck)."""
+    from course_lib import nbcheck
+
+    nb = nbformat.read(str(path), as_version=4)
+    bare = [i for i, c in enumerate(nb.cells) if nbcheck.is_checked(c) and nbcheck.expected_outputs(c) is None]
+    assert not bare, (f"{_id(path)}: cells {bare} are marked {nbcheck.MARKER} but have no expected output; "
+                      f"run `python -m course_lib.nbcheck record {_id(path)}`")
