@@ -1,0 +1,120 @@
+"""``python -m course_lib.bench nn``: course_lib.nn against torch.nn, measured in one run.
+
+1. forward + backward time of ``course_lib.nn.LSTM`` / ``GRU`` (``mode="fused"`` and ``"loop"``)
+   against ``torch.nn.LSTM`` / ``GRU`` (cuDNN on a GPU, oneDNN/ATen on a CPU):
+   batch 32, time 100, input = hidden = 128, float32;
+2. ``MinGRU`` forward + backward, sequential loop against the log-space parallel scan,
+   for T in {64, 256, 1024, 4096} (batch 8, hidden 128 by default).
+
+Printed as times and ratios, on the CPU and on CUDA when present. Timings are medians of
+interleaved repeats; nothing is asserted (shared machines are noisy). Options:
+``--quick`` (tiny sizes, a smoke test), ``--device cpu|cuda``, ``--repeats N``, ``--threads N``.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _fwd_bwd(module, x):
+    def run():
+        out = module(x)[0]
+        out.sum().backward()
+    return run
+
+
+def time_interleaved(fns, device, repeats=10, warmup=2):
+    """Median seconds of each callable in ``fns`` (a dict), run in interleaved rounds."""
+    for f in fns.values():
+        for _ in range(warmup):
+            f()
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, f in fns.items():
+            _sync(device)
+            t = time.perf_counter()
+            f()
+            _sync(device)
+            times[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def bench_rnns(device, batch=32, T=100, size=128, repeats=10):
+    from course_lib import nn as cnn
+
+    rows = []
+    for kind in ("LSTM", "GRU"):
+        torch.manual_seed(0)
+        ref = getattr(torch.nn, kind)(size, size, batch_first=True).to(device)
+        fused = getattr(cnn, kind)(size, size, batch_first=True, mode="fused").to(device)
+        loop = getattr(cnn, kind)(size, size, batch_first=True, mode="loop").to(device)
+        fused.load_state_dict(ref.state_dict())
+        loop.load_state_dict(ref.state_dict())
+        x = torch.randn(batch, T, size, device=device, requires_grad=True)
+        t = time_interleaved({"torch": _fwd_bwd(ref, x), "fused": _fwd_bwd(fused, x),
+                              "loop": _fwd_bwd(loop, x)}, device, repeats)
+        rows.append((kind, t))
+    return rows
+
+
+def bench_mingru(device, Ts=(64, 256, 1024, 4096), batch=8, size=128, repeats=5):
+    from course_lib.nn import MinGRU
+
+    rows = []
+    for T in Ts:
+        torch.manual_seed(0)
+        scan = MinGRU(size, size, mode="scan").to(device)
+        seq = MinGRU(size, size, mode="sequential").to(device)
+        seq.load_state_dict(scan.state_dict())
+        x = torch.randn(batch, T, size, device=device, requires_grad=True)
+        reps = repeats if T <= 1024 else max(2, repeats // 2)
+        rows.append((T, time_interleaved({"sequential": _fwd_bwd(seq, x), "scan": _fwd_bwd(scan, x)},
+                                         device, reps, warmup=1)))
+    return rows
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m course_lib.bench nn", description=__doc__.split("\n")[0])
+    p.add_argument("--device", choices=("cpu", "cuda"), action="append",
+                   help="device(s) to run on (default: cpu, plus cuda when available)")
+    p.add_argument("--quick", action="store_true", help="tiny sizes: check that the benchmark runs")
+    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's choice); 1 is steadier on a busy machine")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    devices = args.device or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+    if "cuda" in devices and not torch.cuda.is_available():
+        print("cuda was asked for but torch.cuda.is_available() is False")
+        return 2
+    sizes = dict(batch=4, T=8, size=16, repeats=2) if args.quick else dict(repeats=args.repeats)
+    Ts = (16, 64) if args.quick else (64, 256, 1024, 4096)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
+          + (f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"))
+    for dev in devices:
+        device = torch.device(dev)
+        b, T, s = sizes.get("batch", 32), sizes.get("T", 100), sizes.get("size", 128)
+        print(f"\n[{dev}] fwd+bwd, batch {b}, time {T}, input = hidden = {s}, float32 (median ms)")
+        print(f"{'layer':6} {'torch.nn':>9} {'fused':>9} {'loop':>9} {'fused/torch':>12} {'loop/torch':>11}")
+        for kind, t in bench_rnns(device, b, T, s, sizes["repeats"]):
+            print(f"{kind:6} {t['torch'] * 1e3:9.2f} {t['fused'] * 1e3:9.2f} {t['loop'] * 1e3:9.2f} "
+                  f"{t['fused'] / t['torch']:11.2f}x {t['loop'] / t['torch']:10.2f}x")
+        mb, ms = (2, 16) if args.quick else (8, 128)
+        print(f"\n[{dev}] MinGRU fwd+bwd, batch {mb}, hidden {ms}, float32 (median ms)")
+        print(f"{'T':>6} {'sequential':>11} {'scan':>9} {'sequential/scan':>16}")
+        for T_, t in bench_mingru(device, Ts, mb, ms, max(2, sizes["repeats"] // 2)):
+            print(f"{T_:6d} {t['sequential'] * 1e3:11.2f} {t['scan'] * 1e3:9.2f} {t['sequential'] / t['scan']:15.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,21 @@
+"""Sequence data generated from a seed, and the two small data files shipped with the package.
+
+- :mod:`.tasks`: adding problem, copy memory (+ its baseline), future-context tagging,
+  frequency classification.
+- :mod:`.series`: noisy sine, Mackey–Glass, the yearly sunspot numbers, :func:`make_windows`.
+- :mod:`.corpus`: Shakespeare character corpus, :class:`Vocab`, :func:`train_val_split`,
+  :func:`stream_batches` (contiguous streams for truncated BPTT).
+- :mod:`.echo`: the delayed echo (ch. 01, 03).
+- :mod:`.elman`: Elman's temporal XOR and letter sequences.
+
+Nothing here downloads anything.
+"""
+from .echo import delayed_echo
+from .corpus import PLAYS, StreamBatches, Vocab, load_corpus, stream_batches, train_val_split
+from .series import mackey_glass, make_windows, noisy_sine, sunspots
+from .tasks import adding_problem, copy_memory, copy_memory_baseline, frequency_classification, future_tagging
+
+try:
+    from .elman import *  # noqa: F401,F403
+except ImportError:
+    pass

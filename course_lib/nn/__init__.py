@@ -1,0 +1,22 @@
+"""PyTorch modules that run on CPU or GPU: the course's own twins of ``torch.nn`` layers.
+
+- :class:`RNN`, :class:`LSTM`, :class:`GRU` (:mod:`.rnn`): torch's constructor arguments and
+  state_dict keys, an extra ``lengths=`` keyword, ``mode="fused"`` (hand-written backward,
+  :mod:`.fused`) or ``mode="loop"`` (the readable time loop over :mod:`.cells`).
+- :class:`MinGRU`, :class:`MinLSTM` (:mod:`.mingru`): Feng et al. 2024, sequential or parallel scan.
+- :func:`scaled_dot_product_attention`, :class:`MultiheadSelfAttention`, :class:`KVCache` (:mod:`.attention`).
+- :class:`TransformerEncoderLayer`, :class:`TransformerEncoder`,
+  :func:`sinusoidal_positional_encoding` (:mod:`.transformer`).
+"""
+from .attention import KVCache, MultiheadSelfAttention, causal_mask, scaled_dot_product_attention
+from .cells import gru_step, lstm_step, rnn_step
+from .mingru import MinGRU, MinLSTM, linear_recurrence_scan, linear_recurrence_sequential
+from .rnn import GRU, LSTM, RNN, RNNBase
+from .transformer import TransformerEncoder, TransformerEncoderLayer, sinusoidal_positional_encoding
+
+__all__ = [
+    "RNN", "LSTM", "GRU", "RNNBase", "rnn_step", "lstm_step", "gru_step",
+    "MinGRU", "MinLSTM", "linear_recurrence_scan", "linear_recurrence_sequential",
+    "scaled_dot_product_attention", "causal_mask", "MultiheadSelfAttention", "KVCache",
+    "TransformerEncoderLayer", "TransformerEncoder", "sinusoidal_positional_encoding",
+]

@@ -1,0 +1,69 @@
+"""``course_lib.ref``: NumPy reference implementations with hand-written backward passes (BPTT).
+
+Every derivation in the book points at a function here, and every exercise is graded against one.
+Readable first, vectorised where it does not hurt reading; proven equal to ``torch.nn`` by the tests.
+
+- :mod:`.cells`       ``rnn/lstm/gru_cell_forward/backward`` (and the ``*_step_*`` halves the layers use)
+- :mod:`.layers`      ``RNN``, ``LSTM``, ``GRU``: layers, bidirectional, lengths, dropout, full BPTT
+- :mod:`.truncated`   ``truncated_bptt``: BPTT(k1, k2) of Williams & Peng (1990)
+- :mod:`.attention`   ``attention`` forward/backward, multi-head self-attention, positional encoding,
+                      a pre-norm Transformer encoder block
+- :mod:`.functional`  stable ``sigmoid``, ``softmax``, ``log_softmax``, ``cross_entropy``, ``clip_grad_norm``
+- :mod:`.check`       ``numeric_gradient``, ``grad_check``
+- :mod:`.validate`    the shared input checks behind the error messages
+"""
+from .attention import (
+    TransformerEncoderBlock,
+    attention,
+    attention_backward,
+    attention_forward,
+    causal_mask,
+    layer_norm,
+    multi_head_self_attention,
+    positional_encoding,
+)
+from .cells import (
+    gru_cell_backward,
+    gru_cell_forward,
+    gru_step_backward,
+    gru_step_forward,
+    lstm_cell_backward,
+    lstm_cell_forward,
+    lstm_step_backward,
+    lstm_step_forward,
+    rnn_cell_backward,
+    rnn_cell_forward,
+    rnn_step_backward,
+    rnn_step_forward,
+)
+from .check import grad_check, numeric_gradient, relative_error
+from .functional import (
+    clip_grad_norm,
+    cross_entropy,
+    cross_entropy_backward,
+    global_norm,
+    log_softmax,
+    sigmoid,
+    softmax,
+)
+from .layers import GRU, LSTM, RNN
+from .truncated import truncated_bptt, truncation_windows
+
+try: from .hopfield import Hopfield
+except ImportError: pass
+
+__all__ = [
+    "RNN", "LSTM", "GRU",
+    "rnn_cell_forward", "rnn_cell_backward", "lstm_cell_forward", "lstm_cell_backward",
+    "gru_cell_forward", "gru_cell_backward",
+    "rnn_step_forward", "rnn_step_backward", "lstm_step_forward", "lstm_step_backward",
+    "gru_step_forward", "gru_step_backward",
+    "truncated_bptt", "truncation_windows",
+    "attention", "attention_forward", "attention_backward", "causal_mask", "multi_head_self_attention",
+    "positional_encoding", "layer_norm", "TransformerEncoderBlock",
+    "sigmoid", "softmax", "log_softmax", "cross_entropy", "cross_entropy_backward", "global_norm",
+    "clip_grad_norm",
+    "numeric_gradient", "relative_error", "grad_check",
+]
+if "Hopfield" in globals():
+    __all__.append("Hopfield")
