@@ -12,7 +12,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # pytest workers: 2 matches the CI machine; override with `make test JOBS=4`.
 JOBS    ?= 2
 
-.PHONY: book test setup student clean help
+.PHONY: book test setup browser student clean help
 
 help:
 	@echo "make book  - build the HTML book into _build/html (sets itself up)"
@@ -37,9 +37,18 @@ book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
+# The browser test needs Debian's chromium + chromedriver (never a browser download). Installed with apt
+# when missing; where apt is unavailable the browser test skips and says why.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing chromium + chromedriver with apt-get"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else echo "NOTE: chromium not installed and apt-get unavailable: the browser test will be skipped"; fi
+
 # One BLAS/OpenMP thread per pytest worker: JOBS workers share the cores instead of oversubscribing them
 # (on the 2-core CI machine two workers with two torch threads each ran several times slower).
-test: $(STAMP)
+test: $(STAMP) browser
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(VENV)/bin/pytest -n $(JOBS) --dist loadscope -p no:cacheprovider \
 	  --nbval-lax --nbval-current-env --ignore=exercises/student tests book exercises
 

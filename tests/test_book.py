@@ -63,3 +63,148 @@ def test_references_page_lists_cited_works(built_book):
     html = (built_book / "book" / "references.html").read_text(encoding="utf-8")
     assert html.count('class="citation') + html.count("<dt") + html.count('role="doc-biblioentry"') > 0 or \
         "id=\"id" in html, "references page has no entries"
+
+
+# ----------------------------------------------------------------------------- links
+class _Links(__import__("html.parser").parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.hrefs, self.ids = [], set()
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"])
+        if tag == "a" and a.get("href"):
+            self.hrefs.append(a["href"])
+        if tag in ("img", "script") and a.get("src"):
+            self.hrefs.append(a["src"])
+
+
+def test_internal_links_resolve(built_book):
+    """Every relative link and image of every page points at an existing file (and anchor)."""
+    from urllib.parse import unquote, urlsplit
+
+    parsed = {}
+
+    def parse(path):
+        if path not in parsed:
+            p = _Links()
+            p.feed(path.read_text(encoding="utf-8", errors="replace"))
+            parsed[path] = p
+        return parsed[path]
+
+    broken = []
+    for page in built_book.rglob("*.html"):
+        if "_static" in page.parts:
+            continue
+        for href in parse(page).hrefs:
+            u = urlsplit(href)
+            if u.scheme or u.netloc or href.startswith(("mailto:", "javascript:")):
+                continue
+            target = page if not u.path else (page.parent / unquote(u.path)).resolve()
+            if not target.exists():
+                broken.append(f"{page.relative_to(built_book)} -> {href}")
+            elif u.fragment and target.suffix == ".html" and unquote(u.fragment) not in parse(target).ids:
+                broken.append(f"{page.relative_to(built_book)} -> {href} (no such anchor)")
+    assert not broken, "broken internal links:\n" + "\n".join(broken[:30])
+
+
+# ----------------------------------------------------------------------------- real browser
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser(built_book):
+    """Headless Debian Chromium driven by Selenium, serving the built book on a loopback port."""
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        pytest.skip("Debian's chromium/chromium-driver are not installed (`make test` installs them with apt where "
+                    "apt-get is available); skipping the browser check")
+    import functools
+    import http.server
+    import threading
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(built_book))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1280,1800", "--hide-scrollbars"):
+        opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver.set_page_load_timeout(60)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    yield driver, base
+    driver.quit()
+    server.shutdown()
+
+
+def _wait_for_mathjax(driver, timeout=20):
+    import time
+
+    end = time.time() + timeout
+    while time.time() < end:
+        done = driver.execute_script(
+            "return !window.MathJax || !MathJax.startup || !MathJax.startup.promise ? 'none' : "
+            "(document.querySelectorAll('mjx-container').length > 0 ? 'typeset' : 'pending')")
+        if done in ("typeset", "none"):
+            return done
+        time.sleep(0.25)
+    return "pending"
+
+
+@pytest.mark.parametrize("page", _toc_pages())
+def test_page_in_browser(browser, page):
+    driver, base = browser
+    url, branch = colab.repository(ROOT / "_config.yml")
+    driver.get(f"{base}/{page}.html")
+    state = _wait_for_mathjax(driver)
+    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, f"{page}: console errors: {errors}"
+    assert driver.title.strip(), f"{page}: empty <title>"
+    assert driver.find_elements("css selector", "h1"), f"{page}: no <h1>"
+    broken = driver.execute_script(
+        "return Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
+    assert not broken, f"{page}: images that did not load: {broken}"
+    has_math = driver.execute_script("return document.querySelectorAll('.math').length")
+    if has_math:
+        assert state == "typeset", f"{page}: {has_math} math elements but MathJax did not typeset them ({state})"
+        assert driver.execute_script("return MathJax.version").startswith("3"), "unexpected MathJax"
+        text = driver.find_element("css selector", "main").text
+        assert "\\[" not in text and "$$" not in text, f"{page}: raw TeX left on the page"
+    if (ROOT / f"{page}.ipynb").exists():
+        slug = url.replace("https://github.com/", "")
+        want = f"https://colab.research.google.com/github/{slug}/blob/{branch}/{page}.ipynb"
+        hrefs = driver.execute_script("return Array.from(document.querySelectorAll('a')).map(a => a.href)")
+        assert want in hrefs, f"{page}: no Colab launch button to {want}"
+
+
+def test_mathjax_is_served_locally(built_book):
+    html = (built_book / "book" / "00_setup.html").read_text(encoding="utf-8")
+    srcs = re.findall(r'<script[^>]+src="([^"]*mathjax[^"]*)"', html, flags=re.I)
+    assert srcs and all(not s.startswith(("http:", "https:", "//")) for s in srcs), srcs
+    assert (built_book / "_static" / "mathjax" / "tex-chtml.js").exists()
+
+
+def test_screenshots(browser):
+    """Screenshots of three pages, for a person to look at (kept in _build/screenshots/)."""
+    driver, base = browser
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    pages = [p for p in _toc_pages() if p != "book/references"][:3]
+    for page in pages:
+        driver.get(f"{base}/{page}.html")
+        _wait_for_mathjax(driver)
+        out = SCREENSHOTS / (page.replace("/", "_") + ".png")
+        driver.save_screenshot(str(out))
+        assert out.stat().st_size > 10_000, f"{out} looks empty"
