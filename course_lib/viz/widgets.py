@@ -1,0 +1,32 @@
+"""Showing ipywidgets demos in a live kernel, and a note in their place in the static book.
+
+The rendered book has no kernel: a live widget there would need require.js and the widget manager from a
+CDN (the book is built to work offline) and could not react anyway. So chapters display every demo through
+:func:`show_widget`: in a live kernel (Jupyter, Colab, nbval) it displays the widget; when the book is being
+built (``make book`` sets ``COURSE_STATIC_BOOK=1``) it prints a short note instead. Each demo's static figure,
+drawn by the same update callback, stands beside it in the chapter.
+"""
+from __future__ import annotations
+
+import os
+
+__all__ = ["STATIC_ENV", "static_book", "show_widget"]
+
+STATIC_ENV = "COURSE_STATIC_BOOK"
+NOTE = "Interactive demo: open this chapter in Colab (rocket icon above) or Jupyter to move the sliders."
+
+
+def static_book() -> bool:
+    """True while the book is being built (no live kernel for the reader)."""
+    return os.environ.get(STATIC_ENV, "") not in ("", "0")
+
+
+def show_widget(widget, note: str = NOTE):
+    """Display ``widget`` in a live kernel; print ``note`` instead while building the static book."""
+    if static_book():
+        print(note)
+        return None
+    from IPython.display import display
+
+    display(widget)
+    return widget
