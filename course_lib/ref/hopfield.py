@@ -54,7 +54,7 @@ def _check_pm1(a, name: str, n_units: int | None, batch_ok: bool = True, rows: s
     expected = f"({rows}, {n})" if not batch_ok else f"({n},) or ({rows}, {n})"
     ndims = (1, 2) if batch_ok else (2,)
     if arr.ndim not in ndims or (n_units is not None and arr.shape[-1] != n_units) or arr.shape[-1] == 0:
-        hint = f" (one pattern p is p[None, :])" if not batch_ok and arr.ndim == 1 else ""
+        hint = " (one pattern p is p[None, :])" if not batch_ok and arr.ndim == 1 else ""
         raise ValueError(f"{name} must be {expected}; got {shape_str(arr.shape)}{hint}")
     if arr.dtype == np.bool_:
         raise TypeError(f"{name} must hold -1 and +1; got booleans (use 2 * {name}.astype(int) - 1)")
