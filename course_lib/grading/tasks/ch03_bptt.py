@@ -1,0 +1,145 @@
+"""Tasks of ``exercises/03_bptt.ipynb``: one cell backward, BPTT over a sequence, truncated BPTT."""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import ref
+from ..compare import call_learner, expect_array, expect_tuple
+from ..registry import Task, Test
+from .common import cell_weights, check_callable, multiple_choice, normal, sizes
+
+NOTEBOOK = "03_bptt"
+GRAD_NAMES = ("dx", "dh", "dW_ih", "dW_hh", "db_ih", "db_hh")
+
+
+def _expect_grads(got, expected, names, which=None):
+    """Compare the gradients named in ``which`` (default: all; ``()``: only check every shape)."""
+    if which == ():
+        for g, e, n in zip(got, expected, names):
+            if not isinstance(g, np.ndarray) or g.shape != np.shape(e):
+                expect_array(g, e, n)
+        return
+    for g, e, n in zip(got, expected, names):
+        if which is None or n in which:
+            expect_array(g, e, n, kind="gradient")
+
+
+# ----------------------------------------------------------------------------- rnn_cell_backward
+def _cell_case(rng):
+    batch, n_in, hidden = sizes(rng)
+    x, h = normal(rng, batch, n_in), normal(rng, batch, hidden, scale=0.8)
+    w = cell_weights(rng, 1, n_in, hidden)
+    h_next, ref_cache = ref.rnn_cell_forward(x, h, **w)
+    dh_next = normal(rng, batch, hidden)
+    expected = ref.rnn_cell_backward(dh_next, ref_cache)
+    cache = {"x": x, "h": h, "h_next": h_next, "W_ih": w["W_ih"], "W_hh": w["W_hh"]}
+    return dh_next, cache, expected
+
+
+def _run_cell_backward(fn, rng):
+    check_callable(fn, "rnn_cell_backward(dh_next, cache)")
+    dh_next, cache, expected = _cell_case(rng)
+    out = call_learner(fn, dh_next, cache, name="rnn_cell_backward")
+    return expect_tuple(out, 6, "rnn_cell_backward", "(dx, dh, dW_ih, dW_hh, db_ih, db_hh)"), expected
+
+
+def _cell_shapes(fn, rng):
+    got, expected = _run_cell_backward(fn, rng)
+    _expect_grads(got, expected, GRAD_NAMES, which=())
+
+
+def _cell_inputs(fn, rng):
+    got, expected = _run_cell_backward(fn, rng)
+    _expect_grads(got, expected, GRAD_NAMES, which=("dx", "dh"))
+
+
+def _cell_weights(fn, rng):
+    got, expected = _run_cell_backward(fn, rng)
+    _expect_grads(got, expected, GRAD_NAMES, which=("dW_ih", "dW_hh"))
+
+
+def _cell_biases(fn, rng):
+    got, expected = _run_cell_backward(fn, rng)
+    _expect_grads(got, expected, GRAD_NAMES, which=("db_ih", "db_hh"))
+
+
+RNN_CELL_BACKWARD = Task(
+    "rnn_cell_backward", NOTEBOOK,
+    "Backward of one RNN step (book eqs. eq-bptt-da, eq-bptt-dh, eq-bptt-dW).",
+    (
+        Test("returns six gradients shaped like x, h, W_ih, W_hh, b_ih, b_hh", 1, _cell_shapes),
+        Test("dx and dh are right", 1, _cell_inputs),
+        Test("dW_ih and dW_hh are right", 1, _cell_weights),
+        Test("db_ih and db_hh are right", 1, _cell_biases),
+    ),
+)
+
+
+# ----------------------------------------------------------------------------- rnn_backward
+SEQ_NAMES = ("dx", "dh0", "dW_ih", "dW_hh", "db_ih", "db_hh")
+
+
+def _seq_case(rng, time):
+    batch, n_in, hidden = sizes(rng)
+    x, h0 = normal(rng, batch, time, n_in), normal(rng, batch, hidden, scale=0.8)
+    w = cell_weights(rng, 1, n_in, hidden)
+    model = ref.RNN(n_in, hidden)
+    model.load_state_dict({"weight_ih_l0": w["W_ih"], "weight_hh_l0": w["W_hh"],
+                           "bias_ih_l0": w["b_ih"], "bias_hh_l0": w["b_hh"]})
+    model.forward(x, h0[None])
+    d_out = normal(rng, batch, time, hidden)
+    g = model.backward(d_out)
+    expected = (g["x"], g["h0"][0], g["weight_ih_l0"], g["weight_hh_l0"], g["bias_ih_l0"], g["bias_hh_l0"])
+    return (d_out, x, h0, w["W_ih"], w["W_hh"], w["b_ih"], w["b_hh"]), expected
+
+
+def _run_seq(fn, rng, time):
+    check_callable(fn, "rnn_backward(d_out, x, h0, W_ih, W_hh, b_ih, b_hh)")
+    args, expected = _seq_case(rng, time)
+    out = call_learner(fn, *args, name="rnn_backward")
+    return expect_tuple(out, 6, "rnn_backward", "(dx, dh0, dW_ih, dW_hh, db_ih, db_hh)"), expected
+
+
+def _seq_shapes(fn, rng):
+    got, expected = _run_seq(fn, rng, int(rng.integers(3, 7)))
+    _expect_grads(got, expected, SEQ_NAMES, which=())
+
+
+def _seq_one_step(fn, rng):
+    got, expected = _run_seq(fn, rng, 1)
+    _expect_grads(got, expected, [n + " (time = 1)" for n in SEQ_NAMES])
+
+
+def _seq_weights(fn, rng):
+    time = int(rng.integers(4, 8))
+    got, expected = _run_seq(fn, rng, time)
+    names = [f"{n} (time = {time})" for n in SEQ_NAMES]
+    _expect_grads(got, expected, names, which=names[2:])
+
+
+def _seq_through_time(fn, rng):
+    time = int(rng.integers(4, 8))
+    got, expected = _run_seq(fn, rng, time)
+    names = [f"{n} (time = {time})" for n in SEQ_NAMES]
+    _expect_grads(got, expected, names, which=names[:2])
+
+
+RNN_BACKWARD = Task(
+    "rnn_backward", NOTEBOOK,
+    "Backpropagation through time for a whole sequence: gradients of the shared weights summed over "
+    "all steps (book eq. eq-bptt-dW), dh carried from step t+1 to t (eq. eq-bptt-dh).",
+    (
+        Test("returns six gradients shaped like x, h0, W_ih, W_hh, b_ih, b_hh", 1, _seq_shapes),
+        Test("a sequence of one step (the cell backward)", 1, _seq_one_step),
+        Test("weight and bias gradients summed over all steps", 1, _seq_weights),
+        Test("dx and dh0: the gradient carried back through time", 1, _seq_through_time),
+    ),
+)
+
+TRUNCATED = multiple_choice(
+    "truncated_bptt", NOTEBOOK,
+    "What does truncating BPTT to the last k steps do to the gradient?",
+    options="abcd", correct="b",
+)
+
+TASKS = (RNN_CELL_BACKWARD, RNN_BACKWARD, TRUNCATED)

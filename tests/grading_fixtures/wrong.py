@@ -1,0 +1,474 @@
+"""Known wrong answers, at least two per graded task: each must score less than full marks.
+
+``WRONG[task]`` is a list of ``(label, answer, fragment)``: ``answer`` is a wrong function (or a wrong
+answer to a question) and ``fragment`` a piece of text the check's failure reasons must contain, so the
+test also proves that the feedback names the right problem. The mistakes are the ones learners make:
+a bias or a nonlinearity forgotten, gates in the wrong order, a transpose, an off-by-one in time, a
+gradient not accumulated across steps, no clipping, the wrong scaling, synchronous Hopfield updates.
+"""
+import numpy as np
+
+
+def sigmoid(a):
+    return 0.5 * (1.0 + np.tanh(0.5 * a))
+
+
+# --------------------------------------------------------------------------- 01_sequences
+def _cell(x, h, W_ih, W_hh, b_ih, b_hh):
+    h_next = np.tanh(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
+    return h_next, {"x": x, "h": h, "h_next": h_next, "W_ih": W_ih, "W_hh": W_hh}
+
+
+def cell_no_b_hh(x, h, W_ih, W_hh, b_ih, b_hh):
+    return _cell(x, h, W_ih, W_hh, b_ih, 0.0 * b_hh)
+
+
+def cell_transposed_W_hh(x, h, W_ih, W_hh, b_ih, b_hh):
+    return _cell(x, h, W_ih, W_hh.T, b_ih, b_hh)
+
+
+def cell_relu(x, h, W_ih, W_hh, b_ih, b_hh):
+    h_next = np.maximum(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh, 0.0)
+    return h_next, {"x": x, "h": h, "h_next": h_next, "W_ih": W_ih, "W_hh": W_hh}
+
+
+def cell_returns_h_only(x, h, W_ih, W_hh, b_ih, b_hh):
+    return _cell(x, h, W_ih, W_hh, b_ih, b_hh)[0]
+
+
+def seq_off_by_one(x, h0, W_ih, W_hh, b_ih, b_hh):
+    """Stores the state *before* each step: out[:, t] = h_{t-1}."""
+    out, h = np.empty((x.shape[0], x.shape[1], h0.shape[1])), h0
+    for t in range(x.shape[1]):
+        out[:, t] = h
+        h, _ = _cell(x[:, t], h, W_ih, W_hh, b_ih, b_hh)
+    return out
+
+
+def seq_ignores_h0(x, h0, W_ih, W_hh, b_ih, b_hh):
+    out, h = np.empty((x.shape[0], x.shape[1], h0.shape[1])), np.zeros_like(h0)
+    for t in range(x.shape[1]):
+        h, _ = _cell(x[:, t], h, W_ih, W_hh, b_ih, b_hh)
+        out[:, t] = h
+    return out
+
+
+def seq_time_major(x, h0, W_ih, W_hh, b_ih, b_hh):
+    return np.swapaxes(seq_ignores_h0(x, h0, W_ih, W_hh, b_ih, b_hh), 0, 1)
+
+
+# --------------------------------------------------------------------------- 02_hopfield_elman
+def store_keeps_diagonal(patterns):
+    return patterns.T @ patterns / patterns.shape[1]
+
+
+def store_without_1_over_n(patterns):
+    W = patterns.T @ patterns
+    np.fill_diagonal(W, 0.0)
+    return W
+
+
+def store_pattern_gram(patterns):
+    return patterns @ patterns.T / patterns.shape[1]
+
+
+def recall_synchronous(W, state, max_sweeps=100, rng=None):
+    s = np.array(state, dtype=float)
+    for _ in range(max_sweeps):
+        field = W @ s
+        new = np.where(field == 0, s, np.sign(field))
+        if np.array_equal(new, s):
+            break
+        s = new
+    return s
+
+
+def recall_np_sign(W, state, max_sweeps=100, rng=None):
+    rng = np.random.default_rng() if rng is None else rng
+    s = np.array(state, dtype=float)
+    for _ in range(max_sweeps):
+        for i in rng.permutation(len(s)):
+            s[i] = np.sign(W[i] @ s)
+    return s
+
+
+def recall_one_sweep(W, state, max_sweeps=100, rng=None):
+    rng = np.random.default_rng() if rng is None else rng
+    s = np.array(state, dtype=float)
+    for i in rng.permutation(len(s)):
+        field = W[i] @ s
+        s[i] = s[i] if field == 0 else np.sign(field)
+    return s
+
+
+# --------------------------------------------------------------------------- 03_bptt
+def _cell_backward(dh_next, cache, tanh_prime=True):
+    da = dh_next * (1.0 - cache["h_next"] ** 2) if tanh_prime else dh_next
+    db = da.sum(axis=0)
+    return da @ cache["W_ih"], da @ cache["W_hh"], da.T @ cache["x"], da.T @ cache["h"], db, db.copy()
+
+
+def backward_no_tanh_derivative(dh_next, cache):
+    return _cell_backward(dh_next, cache, tanh_prime=False)
+
+
+def backward_dW_hh_transposed(dh_next, cache):
+    dx, dh, dW_ih, dW_hh, db_ih, db_hh = _cell_backward(dh_next, cache)
+    return dx, dh, dW_ih, dW_hh.T, db_ih, db_hh
+
+
+def backward_bias_summed_over_hidden(dh_next, cache):
+    dx, dh, dW_ih, dW_hh, _, _ = _cell_backward(dh_next, cache)
+    da = dh_next * (1.0 - cache["h_next"] ** 2)
+    return dx, dh, dW_ih, dW_hh, da.sum(axis=1), da.sum(axis=1)
+
+
+def _bptt(d_out, x, h0, W_ih, W_hh, b_ih, b_hh, accumulate=True, carry=True, shift=0):
+    caches, h = [], h0
+    for t in range(x.shape[1]):
+        h, cache = _cell(x[:, t], h, W_ih, W_hh, b_ih, b_hh)
+        caches.append(cache)
+    dx, dh = np.zeros_like(x), np.zeros_like(h0)
+    grads = [np.zeros_like(W_ih), np.zeros_like(W_hh), np.zeros_like(b_ih), np.zeros_like(b_hh)]
+    time = x.shape[1]
+    for t in reversed(range(time)):
+        upstream = d_out[:, min(t + shift, time - 1)] + (dh if carry else 0.0)
+        dx[:, t], dh, *step = _cell_backward(upstream, caches[t])
+        grads = [g + s for g, s in zip(grads, step)] if accumulate else step
+    return (dx, dh, *grads)
+
+
+def bptt_not_accumulated(d_out, x, h0, W_ih, W_hh, b_ih, b_hh):
+    return _bptt(d_out, x, h0, W_ih, W_hh, b_ih, b_hh, accumulate=False)
+
+
+def bptt_dh_not_carried(d_out, x, h0, W_ih, W_hh, b_ih, b_hh):
+    return _bptt(d_out, x, h0, W_ih, W_hh, b_ih, b_hh, carry=False)
+
+
+def bptt_off_by_one(d_out, x, h0, W_ih, W_hh, b_ih, b_hh):
+    """Injects the loss gradient of step t+1 at step t."""
+    return _bptt(d_out, x, h0, W_ih, W_hh, b_ih, b_hh, shift=1)
+
+
+# --------------------------------------------------------------------------- 04_gradients
+def _norm(grads):
+    return float(np.sqrt(sum(np.sum(g * g) for g in grads)))
+
+
+def clip_none(grads, max_norm):
+    return list(grads), _norm(grads)
+
+
+def clip_each_array(grads, max_norm):
+    return [g * min(1.0, max_norm / np.linalg.norm(g)) for g in grads], _norm(grads)
+
+
+def clip_elementwise(grads, max_norm):
+    return [np.clip(g, -max_norm, max_norm) for g in grads], _norm(grads)
+
+
+def clip_always_rescales(grads, max_norm):
+    return [g * max_norm / _norm(grads) for g in grads], _norm(grads)
+
+
+# --------------------------------------------------------------------------- 05_lstm
+def _lstm(x, h, c, W_ih, W_hh, b_ih, b_hh, order=(0, 1, 2, 3), use_b_hh=True, tanh_c=True):
+    H = h.shape[1]
+    a = x @ W_ih.T + b_ih + h @ W_hh.T + (b_hh if use_b_hh else 0.0)
+    blocks = [a[:, k * H:(k + 1) * H] for k in order]
+    i, f, g, o = sigmoid(blocks[0]), sigmoid(blocks[1]), np.tanh(blocks[2]), sigmoid(blocks[3])
+    c_next = f * c + i * g
+    h_next = o * (np.tanh(c_next) if tanh_c else c_next)
+    cache = {"x": x, "h": h, "c": c, "i": i, "f": f, "g": g, "o": o, "c_next": c_next, "W_ih": W_ih, "W_hh": W_hh}
+    return (h_next, c_next), cache
+
+
+def lstm_gates_i_f_swapped(x, h, c, W_ih, W_hh, b_ih, b_hh):
+    return _lstm(x, h, c, W_ih, W_hh, b_ih, b_hh, order=(1, 0, 2, 3))
+
+
+def lstm_no_b_hh(x, h, c, W_ih, W_hh, b_ih, b_hh):
+    return _lstm(x, h, c, W_ih, W_hh, b_ih, b_hh, use_b_hh=False)
+
+
+def lstm_no_tanh_on_c(x, h, c, W_ih, W_hh, b_ih, b_hh):
+    return _lstm(x, h, c, W_ih, W_hh, b_ih, b_hh, tanh_c=False)
+
+
+def _lstm_backward(d_next, cache, use_dc_next=True, times_f=True):
+    dh_next, dc_next = d_next
+    i, f, g, o, c = (cache[k] for k in "ifgoc")
+    t = np.tanh(cache["c_next"])
+    do = dh_next * t
+    dc = (dc_next if use_dc_next else 0.0) + dh_next * o * (1.0 - t * t)
+    da = np.concatenate([dc * g * i * (1 - i), dc * c * f * (1 - f), dc * i * (1 - g * g), do * o * (1 - o)], axis=1)
+    db = da.sum(axis=0)
+    return (da @ cache["W_ih"], da @ cache["W_hh"], dc * f if times_f else dc,
+            da.T @ cache["x"], da.T @ cache["h"], db, db.copy())
+
+
+def lstm_backward_ignores_dc_next(d_next, cache):
+    return _lstm_backward(d_next, cache, use_dc_next=False)
+
+
+def lstm_backward_dc_without_f(d_next, cache):
+    return _lstm_backward(d_next, cache, times_f=False)
+
+
+# --------------------------------------------------------------------------- 06_gru
+def _gru(x, h, W_ih, W_hh, b_ih, b_hh, cho=False, z_swapped=False, rz_swapped=False):
+    H = h.shape[1]
+    xp, hp = x @ W_ih.T + b_ih, h @ W_hh.T + b_hh
+    r_k, z_k = (1, 0) if rz_swapped else (0, 1)
+    r = sigmoid(xp[:, r_k * H:(r_k + 1) * H] + hp[:, r_k * H:(r_k + 1) * H])
+    z = sigmoid(xp[:, z_k * H:(z_k + 1) * H] + hp[:, z_k * H:(z_k + 1) * H])
+    if cho:  # Cho et al. 2014: r multiplies h before W_hn
+        n = np.tanh(xp[:, 2 * H:] + (r * h) @ W_hh[2 * H:].T + b_hh[2 * H:])
+    else:
+        n = np.tanh(xp[:, 2 * H:] + r * hp[:, 2 * H:])
+    return z * n + (1 - z) * h if z_swapped else (1 - z) * n + z * h
+
+
+def gru_cho_formulation(x, h, W_ih, W_hh, b_ih, b_hh):
+    return _gru(x, h, W_ih, W_hh, b_ih, b_hh, cho=True)
+
+
+def gru_z_swapped(x, h, W_ih, W_hh, b_ih, b_hh):
+    return _gru(x, h, W_ih, W_hh, b_ih, b_hh, z_swapped=True)
+
+
+def gru_r_z_order_swapped(x, h, W_ih, W_hh, b_ih, b_hh):
+    return _gru(x, h, W_ih, W_hh, b_ih, b_hh, rz_swapped=True)
+
+
+# --------------------------------------------------------------------------- 07_bidirectional_deep
+def _birnn(x, lengths, params, reverse_from_end=False, zero_padding=True, halves_swapped=False):
+    step = lambda x_t, h, W_ih, W_hh, b_ih, b_hh: np.tanh(x_t @ W_ih.T + b_ih + h @ W_hh.T + b_hh)  # noqa: E731
+    fwd = [params[k + "_l0"] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    bwd = [params[k + "_l0_reverse"] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    batch, time, _ = x.shape
+    H = fwd[1].shape[1]
+    out, h_n = np.zeros((batch, time, 2 * H)), np.zeros((2, batch, H))
+    for b in range(batch):
+        h = np.zeros((1, H))
+        for t in range(lengths[b]):
+            h = step(x[b:b + 1, t], h, *fwd)
+            out[b, t, :H] = h[0]
+        h_n[0, b] = h[0]
+        h = np.zeros((1, H))
+        for t in reversed(range(time if reverse_from_end else lengths[b])):
+            h = step(x[b:b + 1, t], h, *bwd)
+            out[b, t, H:] = h[0]
+        h_n[1, b] = h[0]
+        if zero_padding:
+            out[b, lengths[b]:] = 0.0
+    if halves_swapped:
+        out = np.concatenate([out[..., H:], out[..., :H]], axis=-1)
+    return out, h_n
+
+
+def birnn_reverse_starts_at_padding(x, lengths, params):
+    return _birnn(x, lengths, params, reverse_from_end=True)
+
+
+def birnn_padding_not_zeroed(x, lengths, params):
+    return _birnn(x, lengths, params, reverse_from_end=True, zero_padding=False)
+
+
+def birnn_directions_swapped(x, lengths, params):
+    return _birnn(x, lengths, params, halves_swapped=True)
+
+
+# --------------------------------------------------------------------------- 08_applications
+def _sample(logits, temperature, rng, scale="divide", stable=True):
+    if temperature == 0:
+        return int(np.argmax(logits))
+    z = logits * temperature if scale == "multiply" else logits / temperature
+    p = np.exp(z - z.max()) if stable else np.exp(z)
+    return int(rng.choice(len(p), p=p / p.sum()))
+
+
+def sample_multiplies_by_temperature(logits, temperature, rng):
+    return _sample(logits, temperature, rng, scale="multiply")
+
+
+def sample_always_argmax(logits, temperature, rng):
+    return int(np.argmax(logits))
+
+
+def sample_overflows(logits, temperature, rng):
+    return _sample(logits, temperature, rng, stable=False)
+
+
+def sample_global_random_state(logits, temperature, rng):
+    return _sample(logits, temperature, np.random.default_rng())
+
+
+# --------------------------------------------------------------------------- 09_transformers
+def _attention(q, k, v, mask=None, scale="sqrt", use_mask=True, axis=-1, stable=True):
+    d = q.shape[-1]
+    divisor = {"sqrt": np.sqrt(d), "none": 1.0, "d": float(d)}[scale]
+    s = q @ np.swapaxes(k, -1, -2) / divisor
+    if mask is not None and use_mask:
+        s = np.where(mask, s, -np.inf)
+    if stable:
+        s = s - s.max(axis=axis, keepdims=True)
+    w = np.exp(s)
+    w = w / w.sum(axis=axis, keepdims=True)
+    return w @ v, w
+
+
+def attention_unscaled(q, k, v, mask=None):
+    return _attention(q, k, v, mask, scale="none")
+
+
+def attention_scaled_by_d(q, k, v, mask=None):
+    return _attention(q, k, v, mask, scale="d")
+
+
+def attention_mask_ignored(q, k, v, mask=None):
+    return _attention(q, k, v, mask, use_mask=False)
+
+
+def attention_softmax_over_queries(q, k, v, mask=None):
+    return _attention(q, k, v, mask, axis=-2)
+
+
+# --------------------------------------------------------------------------- 10_modern_rnns
+def _loop(a, b, h0):
+    h, out = h0, np.empty_like(b)
+    for t in range(b.shape[1]):
+        h = a[:, t] * h + b[:, t]
+        out[:, t] = h
+    return out
+
+
+def _scan(a, b, h0):
+    A, B, offset = a.copy(), b.copy(), 1
+    while offset < a.shape[1]:
+        A_prev, B_prev = A[:, :-offset], B[:, :-offset]
+        A, B = A.copy(), B.copy()
+        B[:, offset:] = A[:, offset:] * B_prev + B[:, offset:]
+        A[:, offset:] = A[:, offset:] * A_prev
+        offset *= 2
+    return A * h0[:, None] + B
+
+
+def loop_ignores_h0(a, b, h0):
+    return _loop(a, b, np.zeros_like(h0))
+
+
+def loop_off_by_one(a, b, h0):
+    """out[:, t] holds h_{t-1}."""
+    return np.concatenate([h0[:, None], _loop(a, b, h0)[:, :-1]], axis=1)
+
+
+def scan_is_a_loop(a, b, h0):
+    return _loop(a, b, h0)
+
+
+def scan_divides_by_products(a, b, h0):
+    """h_t = A_t (h0 + sum_s b_s / A_s): no loop, but A_t underflows on long sequences."""
+    A = np.cumprod(a, axis=1)
+    return A * (h0[:, None] + np.cumsum(b / A, axis=1))
+
+
+def scan_wrong_combine(a, b, h0):
+    """Combines (a1, b1) then (a2, b2) into (a1 a2, a1 b2 + b1): the order of composition reversed."""
+    A, B, offset = a.copy(), b.copy(), 1
+    while offset < a.shape[1]:
+        A_prev, B_prev = A[:, :-offset], B[:, :-offset]
+        A, B = A.copy(), B.copy()
+        B[:, offset:] = A_prev * B[:, offset:] + B_prev
+        A[:, offset:] = A[:, offset:] * A_prev
+        offset *= 2
+    return A * h0[:, None] + B
+
+
+# --------------------------------------------------------------------------- the catalogue
+WRONG = {
+    "rnn_cell_forward": [
+        ("b_hh missing", cell_no_b_hh, "wrong values"),
+        ("W_hh transposed", cell_transposed_W_hh, "h_next: wrong values"),
+        ("relu instead of tanh", cell_relu, "wrong values"),
+        ("returns h_next alone", cell_returns_h_only, "must return a tuple (h_next, cache)"),
+    ],
+    "rnn_forward": [
+        ("off by one in time", seq_off_by_one, "wrong values"),
+        ("h0 ignored", seq_ignores_h0, "with a random h0"),
+        ("time-major output", seq_time_major, "wrong shape"),
+    ],
+    "rnn_types": [("one-to-many", "b", "not the right answer"), ("no answer", None, "no answer given"),
+                  ("not a letter", 3, "expected a letter")],
+    "hopfield_store": [
+        ("diagonal kept", store_keeps_diagonal, "diagonal must be 0"),
+        ("no 1/N", store_without_1_over_n, "W: wrong values"),
+        ("pattern Gram matrix", store_pattern_gram, "wrong shape"),
+    ],
+    "hopfield_recall": [
+        ("synchronous updates", recall_synchronous, "not a fixed point"),
+        ("np.sign without ties", recall_np_sign, "only -1 and +1"),
+        ("a single sweep", recall_one_sweep, "not a fixed point"),
+    ],
+    "hopfield_capacity": [("the ratio instead of a count", 0.138, "too low"), ("N itself", 1000, "too high")],
+    "rnn_cell_backward": [
+        ("tanh derivative missing", backward_no_tanh_derivative, "wrong gradient"),
+        ("dW_hh transposed", backward_dW_hh_transposed, "dW_hh: wrong gradient"),
+        ("bias gradient summed over hidden", backward_bias_summed_over_hidden, "db_ih: wrong shape"),
+    ],
+    "rnn_backward": [
+        ("weight gradients not accumulated", bptt_not_accumulated, "dW_ih (time = "),
+        ("dh not carried back", bptt_dh_not_carried, "wrong gradient"),
+        ("off by one in time", bptt_off_by_one, "wrong gradient"),
+    ],
+    "truncated_bptt": [("exact gradient", "a", "not the right answer"), ("resets the state", "d", "not the right answer")],
+    "clip_grad_norm": [
+        ("no clipping", clip_none, "together above"),
+        ("each array clipped alone", clip_each_array, "together above"),
+        ("elementwise clipping", clip_elementwise, "wrong values"),
+        ("always rescales", clip_always_rescales, "below max_norm: unchanged"),
+    ],
+    "spectral_radius": [("one step", 0.9, "too high"), ("squared", 0.9 ** 100, "too low")],
+    "lstm_cell_forward": [
+        ("gates i and f swapped", lstm_gates_i_f_swapped, "c_next: wrong values"),
+        ("b_hh missing", lstm_no_b_hh, "wrong values"),
+        ("h = o * c without tanh", lstm_no_tanh_on_c, "h_next: wrong values"),
+    ],
+    "lstm_cell_backward": [
+        ("dc_next ignored", lstm_backward_ignores_dc_next, "(with dc_next != 0)"),
+        ("dc without the forget gate", lstm_backward_dc_without_f, "dc (with dc_next = 0)"),
+    ],
+    "gru_cell_forward": [
+        ("Cho et al.'s formulation", gru_cho_formulation, "wrong values"),
+        ("z and 1 - z swapped", gru_z_swapped, "wrong values"),
+        ("r and z blocks swapped", gru_r_z_order_swapped, "wrong values"),
+    ],
+    "gru_parameters": [("one bias only", 1800, "too low"), ("an LSTM's count", 2560, "too high")],
+    "birnn_forward": [
+        ("reverse direction starts in the padding", birnn_reverse_starts_at_padding, "reverse direction"),
+        ("padding not zeroed", birnn_padding_not_zeroed, "must be 0 past each sequence's length"),
+        ("directions swapped", birnn_directions_swapped, "forward direction"),
+    ],
+    "sample_with_temperature": [
+        ("logits * temperature", sample_multiplies_by_temperature, "temperature 0.5"),
+        ("always argmax", sample_always_argmax, "temperature 1"),
+        ("no max subtracted", sample_overflows, "Probabilities contain NaN"),
+        ("np.random instead of rng", sample_global_random_state, "generators of the same seed"),
+    ],
+    "attention": [
+        ("no 1/sqrt(d)", attention_unscaled, "weights (no mask): wrong values"),
+        ("divided by d", attention_scaled_by_d, "wrong values"),
+        ("mask ignored", attention_mask_ignored, "weights must be exactly 0 where the mask is False"),
+        ("softmax over the queries", attention_softmax_over_queries, "wrong values"),
+    ],
+    "linear_recurrence_loop": [
+        ("h0 ignored", loop_ignores_h0, "with a random h0"),
+        ("off by one in time", loop_off_by_one, "wrong values"),
+    ],
+    "linear_recurrence_scan": [
+        ("a loop over time", scan_is_a_loop, "Python steps"),
+        ("divides by products of a", scan_divides_by_products, "NaN or inf"),
+        ("composition in the wrong order", scan_wrong_combine, "wrong values"),
+    ],
+}

@@ -1,0 +1,424 @@
+"""course_lib.grading: checks, student versions, batch grading.
+
+Both directions are proven: the solutions in the source notebooks score full marks (in-process and
+executed by the batch grader), while the released student versions and a catalogue of known wrong
+answers (``tests/grading_fixtures/wrong.py``) score less. Learner errors -- exceptions, endless loops,
+invalid notebooks, dying kernels -- are reported and never crash a check or the grader.
+"""
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import re
+import threading
+import time
+from functools import lru_cache
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from course_lib.grading import all_tasks, check, get_task, notebooks, tasks_for
+from course_lib.grading.batch import NotebookRun, discover, grade, score
+from course_lib.grading.compare import Mismatch, expect_array
+from course_lib.grading.release import ReleaseError, release, strip_source, student_version
+from course_lib.grading.result import RESULTS_ENV
+
+ROOT = Path(__file__).resolve().parents[1]
+EXERCISES = ROOT / "exercises"
+STUDENT = EXERCISES / "student"
+SOURCES = sorted(EXERCISES.glob("*.ipynb"))
+CHAPTERS = ["01_sequences", "02_hopfield_elman", "03_bptt", "04_gradients", "05_lstm", "06_gru",
+            "07_bidirectional_deep", "08_applications", "09_transformers", "10_modern_rnns"]
+CHECK_CALL = re.compile(r'check\("(\w+)",\s*(\w+)\)')
+
+
+def _load_wrong():
+    spec = importlib.util.spec_from_file_location("grading_wrong", ROOT / "tests" / "grading_fixtures" / "wrong.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.WRONG
+
+
+WRONG = _load_wrong()
+
+
+@lru_cache(maxsize=None)
+def _solutions(stem: str) -> dict:
+    """task -> the object the source notebook's check cell passes, after running its other code cells.
+
+    The set-up cell (torch, Colab) and the check cells are skipped: only the solutions are needed.
+    """
+    nb = nbformat.read(str(EXERCISES / f"{stem}.ipynb"), as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"][1:]
+    namespace: dict = {}
+    for source in code:
+        if not CHECK_CALL.search(source):
+            exec(compile(source, f"{stem}.ipynb", "exec"), namespace)  # noqa: S102 - our own notebooks
+    return {task: namespace[name] for source in code for task, name in CHECK_CALL.findall(source)}
+
+
+def _make_notebook(path: Path, sources) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path
+
+
+# ----------------------------------------------------------------------------- registry and notebooks
+def test_every_chapter_has_an_exercise_notebook_with_tasks():
+    stems = [p.stem for p in SOURCES]
+    assert set(CHAPTERS) <= set(stems), f"missing exercise notebooks: {sorted(set(CHAPTERS) - set(stems))}"
+    assert notebooks() == stems, "every exercise notebook needs graded tasks, and every task a notebook"
+    for stem in stems:
+        assert all(t.max_points > 0 for t in tasks_for(stem))
+
+
+@pytest.mark.parametrize("stem", CHAPTERS)
+def test_each_notebook_checks_exactly_its_tasks(stem):
+    nb = nbformat.read(str(EXERCISES / f"{stem}.ipynb"), as_version=4)
+    checked = [task for c in nb.cells if c.cell_type == "code" for task, _ in CHECK_CALL.findall(c.source)]
+    assert checked == [t.name for t in tasks_for(stem)], f"{stem}: check cells {checked}"
+    text = "\n".join(c.source for c in nb.cells)
+    assert f"../book/{stem}.ipynb" in text, f"{stem}: no link to its chapter"
+    assert "# BEGIN SOLUTION" in text or "# SOLUTION" in text
+
+
+# ----------------------------------------------------------------------------- in-process checks
+@pytest.mark.parametrize("task", [t.name for t in all_tasks()])
+def test_the_notebook_solution_scores_full_marks(task):
+    solution = _solutions(get_task(task).notebook)[task]
+    result = check(task, solution, seed=12345, quiet=True)
+    assert result.passed, result.report()
+
+
+def test_every_task_has_at_least_two_known_wrong_answers():
+    names = {t.name for t in all_tasks()}
+    assert set(WRONG) == names
+    assert all(len(v) >= 2 for v in WRONG.values())
+
+
+@pytest.mark.parametrize("task,label,answer,fragment",
+                         [(task, *item) for task, items in WRONG.items() for item in items],
+                         ids=[f"{task}-{item[0]}" for task, items in WRONG.items() for item in items])
+def test_known_wrong_answers_score_less_with_the_right_reason(task, label, answer, fragment):
+    result = check(task, answer, seed=777, quiet=True)
+    assert result.points < result.max_points, f"{label} scored full marks on {task}"
+    assert any(fragment in reason for reason in result.reasons), (label, result.reasons)
+
+
+def test_a_fresh_seed_per_check_and_repeatable_with_seed():
+    solution = _solutions("01_sequences")["rnn_cell_forward"]
+    seeds = {check("rnn_cell_forward", solution, quiet=True).seed for _ in range(3)}
+    assert len(seeds) == 3
+    wrong = WRONG["rnn_cell_forward"][0][1]
+    first, again = (check("rnn_cell_forward", wrong, seed=99, quiet=True) for _ in range(2))
+    assert first.reasons == again.reasons
+
+
+def test_check_prints_each_test_and_the_points(capsys):
+    wrong = WRONG["rnn_cell_forward"][0][1]  # b_hh missing: 2 of 4
+    result = check("rnn_cell_forward", wrong, seed=3)
+    out = capsys.readouterr().out
+    assert out.strip().endswith("rnn_cell_forward: 2/4 points")
+    assert out.count("[PASS]") == 2 and out.count("[FAIL]") == 2
+    assert "h_next (with h = 0): wrong values: max abs error" in out
+    # the feedback names shapes and errors, never the reference's code or arrays
+    for leak in ("def ", "np.", "tanh(", "[[", "array("):
+        assert leak not in out
+    assert len(out.splitlines()) == 1 + 4 + 2 + 1
+    assert (result.points, result.max_points) == (2, 4)
+
+
+def test_a_function_that_raises_is_reported_with_its_message():
+    def boom(x, h, W_ih, W_hh, b_ih, b_hh):
+        raise ValueError("shapes do not match")
+
+    result = check("rnn_cell_forward", boom, seed=1, quiet=True)
+    assert result.points == 0
+    assert result.reasons[0].startswith("rnn_cell_forward raised ValueError: shapes do not match (line ")
+    assert "of boom)" in result.reasons[0]
+
+
+def test_wrong_types_nan_and_exit_are_reported_not_raised():
+    def torch_tensor(x, h, W_ih, W_hh, b_ih, b_hh):
+        import torch
+
+        return torch.zeros(h.shape), {}
+
+    def nan(x, h, W_ih, W_hh, b_ih, b_hh):
+        return np.full(h.shape, np.nan), {}
+
+    def exits(x, h, W_ih, W_hh, b_ih, b_hh):
+        raise SystemExit(3)
+
+    assert "got a torch.Tensor" in check("rnn_cell_forward", torch_tensor, seed=1, quiet=True).reasons[0]
+    assert "contains NaN or inf" in check("rnn_cell_forward", nan, seed=1, quiet=True).reasons[1]
+    assert "raised SystemExit: 3" in check("rnn_cell_forward", exits, seed=1, quiet=True).reasons[0]
+    assert "expected the function" in check("rnn_cell_forward", None, seed=1, quiet=True).reasons[0]
+
+
+def test_comparison_messages_name_expected_and_given():
+    with pytest.raises(Mismatch, match=r"^h: wrong shape: expected \(4, 8\), got \(8, 4\) \(transposed\?\)$"):
+        expect_array(np.zeros((8, 4)), np.zeros((4, 8)), "h")
+    with pytest.raises(Mismatch, match=r"wrong dtype: expected float64 \(the inputs' dtype\), got float32"):
+        expect_array(np.zeros(3, dtype=np.float32), np.zeros(3), "h")
+    with pytest.raises(Mismatch, match=r"max abs error 0\.5 at index \(1,\)"):
+        expect_array(np.array([0.0, 0.5, 0.1]), np.zeros(3) + [0, 0, 0.1], "h")
+    with pytest.raises(Mismatch, match="expected a NumPy array of shape \\(3,\\), got list"):
+        expect_array([0.0, 0.0, 0.0], np.zeros(3), "h")
+
+
+def test_an_endless_loop_is_stopped_by_the_time_limit():
+    def forever(x, h, W_ih, W_hh, b_ih, b_hh):
+        while True:
+            try:
+                sum(range(1000))
+            except Exception:  # a learner's catch-all must not swallow the time limit
+                pass
+
+    start = time.monotonic()
+    result = check("rnn_cell_forward", forever, seed=1, time_limit=0.3, quiet=True)
+    assert time.monotonic() - start < 3.0
+    assert result.points == 0
+    assert "the time limit" in result.reasons[0]
+    assert all(r == "skipped: an earlier test ran out of time" for r in result.reasons[1:])
+
+
+def test_the_time_limit_also_works_outside_the_main_thread():
+    stop = threading.Event()
+
+    def until_stopped(x, h, W_ih, W_hh, b_ih, b_hh):
+        while not stop.is_set():
+            time.sleep(0.01)
+
+    box = {}
+    worker = threading.Thread(target=lambda: box.update(
+        result=check("rnn_cell_forward", until_stopped, seed=1, time_limit=0.3, quiet=True)))
+    worker.start()
+    worker.join(10)
+    stop.set()
+    assert not worker.is_alive()
+    assert box["result"].points == 0 and "the time limit" in box["result"].reasons[0]
+
+
+def test_a_running_alarm_timer_and_its_handler_are_given_back():
+    """pytest-timeout and others use SIGALRM too: a check must hand back their handler and timer."""
+    import signal
+
+    def handler(signum, frame):  # pragma: no cover - never fires in this test
+        raise AssertionError("the outer timer fired")
+
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, 30.0)
+    try:
+        check("rnn_types", "c", quiet=True)
+        assert signal.getsignal(signal.SIGALRM) is handler
+        assert 25.0 < signal.getitimer(signal.ITIMER_REAL)[0] <= 30.0
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def test_unknown_task_is_reported_not_raised(capsys):
+    result = check("rnn_cel_forward", lambda: None)
+    assert (result.points, result.max_points) == (0, 0)
+    assert "unknown task 'rnn_cel_forward'" in capsys.readouterr().out
+
+
+def test_results_are_appended_as_json_lines(tmp_path, monkeypatch):
+    path = tmp_path / "results.jsonl"
+    monkeypatch.setenv(RESULTS_ENV, str(path))
+    check("rnn_types", "c", quiet=True)
+    check("rnn_cell_forward", WRONG["rnn_cell_forward"][0][1], seed=5, quiet=True)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(r["task"], r["points"], r["max_points"]) for r in lines] == [("rnn_types", 1, 1), ("rnn_cell_forward", 2, 4)]
+    assert [t["passed"] for t in lines[1]["tests"]] == [True, False, False, True]
+
+
+def test_answers_are_normalised_and_range_checked():
+    assert check("rnn_types", " (C) ", quiet=True).passed
+    assert check("rnn_types", "e", quiet=True).reasons == ['expected one of "a", "b", "c", "d"; got \'e\'']
+    assert check("hopfield_capacity", "138", quiet=True).passed
+    assert check("gru_parameters", 1920.0, quiet=True).passed
+    assert check("gru_parameters", 1921, quiet=True).reasons == ["1921 is too high"]
+
+
+# ----------------------------------------------------------------------------- release
+def test_strip_source_replaces_solutions_keeping_indentation():
+    source = "\n".join([
+        "def f(x):",
+        '    """Doc."""',
+        "    # BEGIN SOLUTION",
+        "    y = x + 1",
+        "    return y",
+        "    # END SOLUTION",
+        "",
+        "answer = 'b'  # SOLUTION",
+        "keep = 1  # a normal comment",
+    ])
+    assert strip_source(source) == "\n".join([
+        "def f(x):",
+        '    """Doc."""',
+        "    # YOUR CODE HERE",
+        "    raise NotImplementedError",
+        "",
+        "answer = None  # YOUR ANSWER HERE",
+        "keep = 1  # a normal comment",
+    ])
+
+
+@pytest.mark.parametrize("source,message", [
+    ("# BEGIN SOLUTION\nx = 1", "never closed"),
+    ("x = 1\n# END SOLUTION", "without a '# BEGIN SOLUTION'"),
+    ("# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION", "inside the block"),
+    ("x = 1 # BEGIN SOLUTION", "unrecognised solution marker"),
+])
+def test_malformed_markers_are_errors(source, message):
+    with pytest.raises(ReleaseError, match=re.escape(message)):
+        strip_source(source, "nb, cell 3")
+
+
+def test_student_version_clears_outputs(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("def f():\n    # BEGIN SOLUTION\n    return 1\n    # END SOLUTION")
+    cell.outputs = [nbformat.v4.new_output("stream", text="1\n")]
+    cell.execution_count = 4
+    nb.cells = [nbformat.v4.new_markdown_cell("# BEGIN SOLUTION in prose stays"), cell]
+    out = student_version(nb)
+    assert out.cells[1].outputs == [] and out.cells[1].execution_count is None
+    assert "return 1" not in out.cells[1].source and out.cells[0].source == nb.cells[0].source
+    assert nb.cells[1].execution_count == 4  # the source notebook is not modified
+
+
+def test_release_writes_checks_and_removes_stale(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    _make_notebook(src / "01_sequences.ipynb", ["x = 2  # SOLUTION"])
+    _make_notebook(out / "99_gone.ipynb", ["pass"])
+    assert release(src, out, check=True) == [f"wrote {out / '01_sequences.ipynb'}", f"removed {out / '99_gone.ipynb'}"]
+    assert (out / "99_gone.ipynb").exists()
+    release(src, out)
+    assert release(src, out, check=True) == []
+    assert nbformat.read(str(out / "01_sequences.ipynb"), 4).cells[0].source == "x = None  # YOUR ANSWER HERE"
+    with pytest.raises(ValueError, match="--out must differ from --src"):
+        release(src, src)
+
+
+def test_committed_student_versions_are_up_to_date():
+    stale = release(EXERCISES, STUDENT, check=True)
+    assert stale == [], f"{stale}: run `python -m course_lib.grading release`"
+    for path in sorted(STUDENT.glob("*.ipynb")):
+        text = path.read_text(encoding="utf-8")
+        assert "SOLUTION" not in text and "raise NotImplementedError" in text
+
+
+# ----------------------------------------------------------------------------- batch grading: units
+def test_discover_understands_both_layouts(tmp_path):
+    for name in ["ada/01_sequences.ipynb", "ada/Copy of 03_bptt.ipynb", "ada/notes.txt",
+                 "grace_hopper_01_sequences.ipynb", "random.ipynb", ".hidden/01_sequences.ipynb",
+                 "ada/01_sequences (1).ipynb"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("{}")
+    subs, ignored = discover(tmp_path)
+    assert [(s.student, s.notebook, s.path.name) for s in subs] == [
+        ("ada", "01_sequences", "01_sequences (1).ipynb"),
+        ("ada", "03_bptt", "Copy of 03_bptt.ipynb"),
+        ("grace_hopper", "01_sequences", "grace_hopper_01_sequences.ipynb"),
+    ]
+    assert len(ignored) == 3 and any("ada already has" in line for line in ignored)
+
+
+def test_score_takes_the_last_check_and_clips_to_the_maximum():
+    results = [{"task": "rnn_cell_forward", "points": 1, "tests": [{"passed": False, "reason": "early"}]},
+               {"task": "rnn_cell_forward", "points": 99, "tests": []},
+               {"task": "rnn_types", "points": 0, "tests": [{"passed": False, "reason": "wrong letter"}]},
+               {"task": "lstm_cell_forward", "points": 4, "tests": []}]  # another chapter's task: ignored
+    rows = score("ada", "01_sequences", NotebookRun("ok", "", results))
+    assert [(r.task, r.points, r.max_points) for r in rows] == [
+        ("rnn_cell_forward", 4, 4), ("rnn_forward", 0, 3), ("rnn_types", 0, 1)]
+    assert rows[1].reason.startswith("not checked") and rows[2].reason == "wrong letter"
+    crashed = score("ada", "01_sequences", NotebookRun("kernel_died", "the kernel died", results))
+    assert [(r.points, r.reason) for r in crashed] == [(0, "the kernel died")] * 3
+
+
+# ----------------------------------------------------------------------------- batch grading: end to end
+def test_sources_score_full_marks_and_student_versions_zero(tmp_path):
+    """Every exercise notebook, executed by the batch grader: the sources as one student, the
+    released student versions as another."""
+    subs = tmp_path / "submissions"
+    for path in SOURCES:
+        (subs / "solutions").mkdir(parents=True, exist_ok=True)
+        (subs / "solutions" / path.name).write_bytes(path.read_bytes())
+        (subs / "stubs").mkdir(parents=True, exist_ok=True)
+        (subs / "stubs" / path.name).write_bytes((STUDENT / path.name).read_bytes())
+    scores, runs, ignored = grade(subs, tmp_path / "report", timeout=120, jobs=2)
+    assert ignored == []
+    assert {key: (run.status, run.message) for key, run in runs.items()} == {
+        (student, stem): ("ok", "") for student in ("solutions", "stubs") for stem in CHAPTERS}
+    total = sum(t.max_points for t in all_tasks())
+    solved = [s for s in scores if s.student == "solutions"]
+    assert [(s.task, s.points) for s in solved if s.points != s.max_points] == []
+    assert sum(s.points for s in solved) == total
+    assert sum(s.points for s in scores if s.student == "stubs") == 0
+    with open(tmp_path / "report" / "scores.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 2 * len(all_tasks())
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert f"| solutions | " in report and f"**{total}/{total}**" in report and f"**0/{total}**" in report
+
+
+def _three_submissions(folder: Path) -> None:
+    """good: the source; partial: a bias forgotten and a wrong letter; broken: not JSON; crash: kills its kernel."""
+    source = nbformat.read(str(EXERCISES / "01_sequences.ipynb"), as_version=4)
+    nbformat.write(source, str(folder / "good_01_sequences.ipynb"))
+    partial = nbformat.read(str(EXERCISES / "01_sequences.ipynb"), as_version=4)
+    for cell in partial.cells:
+        cell.source = cell.source.replace("h @ W_hh.T + b_hh)", "h @ W_hh.T)").replace('"c"  # SOLUTION', '"d"')
+    nbformat.write(partial, str(folder / "partial_01_sequences.ipynb"))
+    (folder / "broken_01_sequences.ipynb").write_text('{"cells": [', encoding="utf-8")
+    crash = nbformat.read(str(EXERCISES / "01_sequences.ipynb"), as_version=4)
+    crash.cells.insert(6, nbformat.v4.new_code_cell("import os\nos._exit(1)"))
+    nbformat.write(crash, str(folder / "crash_01_sequences.ipynb"))
+
+
+def test_batch_report_of_good_partial_and_broken_submissions(tmp_path):
+    subs = tmp_path / "submissions"
+    subs.mkdir()
+    _three_submissions(subs)
+    scores, runs, _ = grade(subs, tmp_path / "report", timeout=90, jobs=2)
+    points = {}
+    for s in scores:
+        points.setdefault(s.student, []).append((s.task, s.points, s.max_points))
+    assert points == {
+        "broken": [("rnn_cell_forward", 0, 4), ("rnn_forward", 0, 3), ("rnn_types", 0, 1)],
+        "crash": [("rnn_cell_forward", 0, 4), ("rnn_forward", 0, 3), ("rnn_types", 0, 1)],
+        "good": [("rnn_cell_forward", 4, 4), ("rnn_forward", 3, 3), ("rnn_types", 1, 1)],
+        "partial": [("rnn_cell_forward", 2, 4), ("rnn_forward", 1, 3), ("rnn_types", 0, 1)],
+    }
+    assert runs[("broken", "01_sequences")].status == "invalid"
+    assert runs[("crash", "01_sequences")].status == "kernel_died"
+    report = (tmp_path / "report" / "report.md").read_text()
+    for line in ("| broken | 0/8 (invalid notebook) | **0/8** |", "| crash | 0/8 (kernel died) | **0/8** |",
+                 "| good | 8/8 | **8/8** |", "| partial | 3/8 | **3/8** |"):
+        assert line in report
+    assert "not a valid notebook" in report and "the kernel died while running cell 7 of 13" in report
+    assert '"d" is not the right answer' in report and "h_next (with h = 0): wrong values" in report
+    with open(tmp_path / "report" / "scores.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sum(int(r["points"]) for r in rows) == 11 and sum(int(r["max_points"]) for r in rows) == 32
+
+
+def test_a_notebook_that_never_finishes_is_stopped_and_scored_zero(tmp_path):
+    subs = tmp_path / "submissions"
+    _make_notebook(subs / "loop" / "01_sequences.ipynb",
+                   ["from course_lib.grading import check\ncheck('rnn_types', 'c');", "while True:\n    pass"])
+    start = time.monotonic()
+    scores, runs, _ = grade(subs, tmp_path / "report", timeout=5, jobs=1)
+    assert time.monotonic() - start < 40
+    assert runs[("loop", "01_sequences")].status == "timeout"
+    assert [s.points for s in scores] == [0, 0, 0]
+    assert all("did not finish within 5 s" in s.reason for s in scores)
