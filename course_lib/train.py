@@ -131,7 +131,7 @@ def fit(model, loss_fn, data, *, optimizer="adam", lr=1e-3, weight_decay=0.0, st
     - Raises :class:`NonFiniteLossError` naming the step when the loss or gradient is NaN/inf.
     """
     import course_lib
-    from tqdm.auto import tqdm
+    from course_lib.progress import tqdm
 
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
