@@ -82,6 +82,12 @@ def setup(seed_value: int = 0, verbose: bool = True):
 
     seed(seed_value)
     dev = device()
+    try:  # inside IPython: every figure gets alt text (course_lib.viz.figures)
+        from .viz.figures import enable_alt_text
+
+        enable_alt_text()
+    except Exception:  # pragma: no cover - a plotting nicety must never break set-up
+        pass
     if verbose:
         where = "Colab" if in_colab() else "local"
         gpu = f" ({torch.cuda.get_device_name(0)})" if dev.type == "cuda" else ""

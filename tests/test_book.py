@@ -177,6 +177,10 @@ def test_page_in_browser(browser, page):
     broken = driver.execute_script(
         "return Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
     assert not broken, f"{page}: images that did not load: {broken}"
+    no_alt = driver.execute_script(
+        "return Array.from(document.querySelectorAll('main img')).filter(i => !i.alt || /\\.(png|jpe?g|svg)$/.test(i.alt))"
+        ".map(i => i.src.slice(0, 80))")
+    assert not no_alt, f"{page}: figures without alt text: {no_alt}"
     has_math = driver.execute_script("return document.querySelectorAll('.math').length")
     if has_math:
         assert state == "typeset", f"{page}: {has_math} math elements but MathJax did not typeset them ({state})"
