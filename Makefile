@@ -34,7 +34,7 @@ book: $(STAMP)
 	if [ "$$(cat _build/.course_lib_hash 2>/dev/null)" != "$$h" ]; then \
 	  echo "course_lib changed ($$h): clearing the execution cache"; rm -rf _build/.jupyter_cache; fi; \
 	mkdir -p _build && echo "$$h" > _build/.course_lib_hash
-	COURSE_STATIC_BOOK=1 $(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
+	COURSE_STATIC_BOOK=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
 # The browser test needs Debian's chromium + chromedriver (never a browser download). Installed with apt
