@@ -27,12 +27,13 @@ $(STAMP): requirements.txt pyproject.toml
 
 setup: $(STAMP)
 
-# jupyter-cache re-executes a notebook only when its own code changes, so the cache folder is
-# dropped whenever course_lib's content (code or shipped data) changes.
+# jupyter-cache re-executes a notebook only when its own code changes, and Sphinx re-reads only changed
+# sources, so both the execution cache and Sphinx's saved environment are dropped whenever course_lib's
+# content (code or shipped data) changes: every chapter is then executed again against the new library.
 book: $(STAMP)
 	@h=$$(find course_lib -type f -not -path '*/__pycache__/*' -not -name '*.pyc' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16); \
 	if [ "$$(cat _build/.course_lib_hash 2>/dev/null)" != "$$h" ]; then \
-	  echo "course_lib changed ($$h): clearing the execution cache"; rm -rf _build/.jupyter_cache; fi; \
+	  echo "course_lib changed ($$h): clearing the execution cache"; rm -rf _build/.jupyter_cache _build/.doctrees; fi; \
 	mkdir -p _build && echo "$$h" > _build/.course_lib_hash
 	COURSE_STATIC_BOOK=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "Book: $(CURDIR)/_build/html/index.html"
