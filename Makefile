@@ -12,7 +12,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # pytest workers: 2 matches the CI machine; override with `make test JOBS=4`.
 JOBS    ?= 2
 
-.PHONY: book test setup browser student clean help
+.PHONY: book test setup browser student clean help cache-key
 
 help:
 	@echo "make book  - build the HTML book into _build/html (sets itself up)"
@@ -30,8 +30,13 @@ setup: $(STAMP)
 # jupyter-cache re-executes a notebook only when its own code changes, and Sphinx re-reads only changed
 # sources, so both the execution cache and Sphinx's saved environment are dropped whenever course_lib's
 # content (code or shipped data) changes: every chapter is then executed again against the new library.
+LIBDIR  ?= course_lib
+cache-key:
+	@find $(LIBDIR) -type f -not -path '*/__pycache__/*' -not -name '*.pyc' -printf '%P\n' | LC_ALL=C sort | \
+	  (cd $(LIBDIR) && xargs sha256sum) | sha256sum | cut -c1-16
+
 book: $(STAMP)
-	@h=$$(find course_lib -type f -not -path '*/__pycache__/*' -not -name '*.pyc' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16); \
+	@h=$$($(MAKE) -s --no-print-directory cache-key); \
 	if [ "$$(cat _build/.course_lib_hash 2>/dev/null)" != "$$h" ]; then \
 	  echo "course_lib changed ($$h): clearing the execution cache"; rm -rf _build/.jupyter_cache _build/.doctrees; fi; \
 	mkdir -p _build && echo "$$h" > _build/.course_lib_hash
