@@ -1,0 +1,291 @@
+"""Chapter 09 experiments: an LSTM and a Transformer of similar size on the same task, and what each costs.
+
+Both models map ``x`` ``(batch, time, input_size)`` to one output per step ``(batch, time, output_size)``,
+causally (step ``t`` sees steps ``<= t`` only), and both can run one new step at a time:
+
+- :class:`LSTMModel`: ``course_lib.nn.LSTM`` + a linear read-out; its streaming state is ``(h, c)``.
+- :class:`TransformerModel`: a linear embedding + causal ``course_lib.nn.TransformerEncoder`` + a linear
+  read-out; its streaming state is one :class:`course_lib.nn.KVCache` per layer.
+
+The measurements (book ch. 09, "What each costs"), each a small function:
+
+- :func:`train_adding`: train on the adding problem, read out at the last step; returns validation MSEs.
+- :func:`step_times`: median seconds of one training step (forward + backward) for several lengths.
+- :func:`graph_depth` / :func:`sequential_depth`: the longest chain of operations autograd records,
+  i.e. how many steps must run one after the other (T for a recurrence, a constant for attention).
+- :func:`activation_bytes`: bytes of the tensors saved for the backward pass (the activation memory of
+  training), counted exactly with ``torch.autograd.graph.saved_tensors_hooks``; :func:`cuda_peak_bytes`
+  the peak of a training step on a GPU.
+- :func:`streaming`: decode token by token, recording the state's bytes and the seconds per new token;
+  :func:`recompute_seconds`: the cost per token without a cache (a full forward over the prefix).
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+from .. import nn as cnn
+from ..bench.nn import time_interleaved
+from ..data import adding_problem
+from ..train import fit
+
+__all__ = ["LSTMModel", "TransformerModel", "attention_weights", "param_count",
+           "train_adding", "step_times", "graph_depth",
+           "sequential_depth", "activation_bytes", "cuda_peak_bytes", "state_nbytes", "streaming",
+           "recompute_seconds"]
+
+
+def _check_x(x, size, name="x"):
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor; got {type(x).__name__}")
+    if x.dim() != 3 or x.shape[-1] != size:
+        raise ValueError(f"{name} must be (batch, time, {size}); got {tuple(x.shape)}")
+
+
+class LSTMModel(torch.nn.Module):
+    """``course_lib.nn.LSTM`` (batch first) + ``Linear(hidden, output_size)`` at every step.
+
+    ``forward(x)``: ``(batch, time, input_size)`` -> ``(batch, time, output_size)``.
+    ``step(x_t, state)``: ``x_t`` ``(batch, input_size)``, ``state`` ``None`` or ``(h, c)`` each
+    ``(1, batch, hidden)``; returns ``(y_t (batch, output_size), new state)``: O(1) work and memory per step.
+    ``mode`` is passed to the LSTM (``"loop"`` lets autograd see every step, see :func:`sequential_depth`).
+    """
+
+    def __init__(self, input_size, hidden_size, output_size=1, mode="fused"):
+        super().__init__()
+        self.input_size = input_size
+        self.rnn = cnn.LSTM(input_size, hidden_size, batch_first=True, mode=mode)
+        self.out = torch.nn.Linear(hidden_size, output_size)
+
+    def forward(self, x):
+        _check_x(x, self.input_size)
+        h, _ = self.rnn(x)
+        return self.out(h)
+
+    def init_state(self):
+        return None
+
+    def step(self, x_t, state):
+        h, state = self.rnn(x_t.unsqueeze(1), state)
+        return self.out(h[:, 0]), state
+
+
+class TransformerModel(torch.nn.Module):
+    """``Linear(input_size, d_model)`` + causal ``course_lib.nn.TransformerEncoder`` + ``Linear(d_model, output_size)``.
+
+    ``forward(x)``: ``(batch, time, input_size)`` -> ``(batch, time, output_size)``; position ``t`` attends to
+    positions ``<= t`` (sinusoidal positional encoding, pre-norm layers, no dropout).
+    ``step(x_t, cache)``: ``x_t`` ``(batch, input_size)``, ``cache`` from :meth:`init_state` (one
+    ``KVCache`` per layer, grown in place); returns ``(y_t (batch, output_size), cache)``; equals the last
+    row of ``forward`` on the whole prefix. Its work and memory grow with the number of steps seen.
+    """
+
+    def __init__(self, input_size, d_model, nhead, num_layers, dim_feedforward, output_size=1):
+        super().__init__()
+        self.input_size = input_size
+        self.embed = torch.nn.Linear(input_size, d_model)
+        self.encoder = cnn.TransformerEncoder(d_model, nhead, num_layers, dim_feedforward, dropout=0.0, causal=True)
+        self.out = torch.nn.Linear(d_model, output_size)
+
+    def forward(self, x):
+        _check_x(x, self.input_size)
+        return self.out(self.encoder(self.embed(x)))
+
+    def init_state(self):
+        return self.encoder.init_cache()
+
+    def step(self, x_t, cache):
+        return self.out(self.encoder.step(self.embed(x_t), cache)), cache
+
+
+@torch.no_grad()
+def attention_weights(model, x):
+    """Attention weights of the first layer of a :class:`TransformerModel`: ``(batch, heads, time, time)``.
+
+    Row ``i`` holds how much position ``i`` attends to each position (zero above the diagonal: causal).
+    """
+    if not isinstance(model, TransformerModel):
+        raise TypeError(f"model must be a TransformerModel; got {type(model).__name__}")
+    _check_x(x, model.input_size)
+    enc = model.encoder
+    h = model.embed(x)
+    h = h + cnn.sinusoidal_positional_encoding(h.shape[1], enc.d_model, device=h.device, dtype=h.dtype)
+    layer = enc.layers[0]
+    return layer.self_attn(layer.norm1(h), causal=True, need_weights=True)[1]
+
+
+def param_count(model):
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def _last_step_mse(model, batch):
+    x, y = batch
+    return F.mse_loss(model(x)[:, -1], y)
+
+
+def train_adding(model, T=20, steps=500, batch=32, lr=1e-2, eval_every=50, n_val=1000, seed=0, device=None,
+                 progress=True, desc="train"):
+    """Train ``model`` on the adding problem (read-out at the last step, MSE); return ``(val_steps, val_mse)``.
+
+    The baseline of always answering 1 has MSE about 1/6 (``course_lib.data.adding_problem``).
+    Training data: ``steps`` fresh batches from seed ``seed + 1``; validation: ``n_val`` sequences, seed 10**6.
+    Seed torch before building ``model`` to fix its initial weights.
+    """
+    xs, ys = adding_problem(batch * steps, T, seed=seed + 1)
+    batches = list(zip(xs.split(batch), ys.split(batch)))
+    xv, yv = adding_problem(n_val, T, seed=10**6)
+
+    def val_mse(m):
+        dev = next(m.parameters()).device
+        return _last_step_mse(m, (xv.to(dev), yv.to(dev)))
+
+    hist = fit(model, _last_step_mse, batches, lr=lr, steps=steps, clip=1.0, eval_fn=val_mse,
+               eval_every=eval_every, device=device, progress=progress, desc=desc)
+    return hist.eval_steps, hist.metrics["val_loss"]
+
+
+def _train_step(model, x):
+    def run():
+        model.zero_grad(set_to_none=True)
+        model(x).pow(2).mean().backward()
+    return run
+
+
+def step_times(models, lengths, batch=16, repeats=5, device=None):
+    """Median seconds of one forward + backward pass over ``(batch, T, input_size)`` random inputs.
+
+    ``models``: dict name -> model (all with the same ``input_size``); returns dict name -> list of
+    seconds, one per T in ``lengths``. The models are timed interleaved at each T (fair under load).
+    """
+    device = torch.device(device) if device is not None else next(iter(models.values())).out.weight.device
+    sizes = {m.input_size for m in models.values()}
+    if len(sizes) != 1:
+        raise ValueError(f"models must share input_size; got {sorted(sizes)}")
+    d = sizes.pop()
+    out = {name: [] for name in models}
+    gen = torch.Generator().manual_seed(0)
+    for T in lengths:
+        x = torch.randn(batch, T, d, generator=gen).to(device)
+        t = time_interleaved({n: _train_step(m, x) for n, m in models.items()}, device, repeats, warmup=1)
+        for name in models:
+            out[name].append(t[name])
+    return out
+
+
+def graph_depth(tensor):
+    """Length of the longest path of autograd nodes from ``tensor.grad_fn`` down to the leaves.
+
+    Each node is one recorded operation; the longest path is the number of operations that must run
+    one after another in the backward pass (and, mirrored, in the forward pass).
+    """
+    if not isinstance(tensor, torch.Tensor) or tensor.grad_fn is None:
+        raise ValueError("tensor must be the result of a computation recorded by autograd (it has no grad_fn)")
+    depth = {}
+    stack = [(tensor.grad_fn, False)]
+    while stack:                                   # iterative post-order DFS: graphs can be 10,000s deep
+        node, expanded = stack.pop()
+        if node in depth:
+            continue
+        children = [n for n, _ in node.next_functions if n is not None]
+        if expanded:
+            depth[node] = 1 + max((depth[c] for c in children), default=0)
+        else:
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if c not in depth)
+    return depth[tensor.grad_fn]
+
+
+def sequential_depth(model, T, batch=2):
+    """:func:`graph_depth` of ``model(x).sum()`` for one ``(batch, T, input_size)`` input."""
+    x = torch.randn(batch, T, model.input_size, device=model.out.weight.device)
+    return graph_depth(model(x).sum())
+
+
+def activation_bytes(model, x):
+    """Bytes of the tensors autograd saves for the backward pass of ``model(x)`` (parameters excluded).
+
+    Each storage is counted once, however many operations save it (or views of it). This is the memory
+    a training step must hold between its forward and its backward pass, beyond the weights.
+    """
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    seen = {}
+
+    def pack(t):
+        s = t.untyped_storage()
+        if s.data_ptr() not in params:
+            seen[s.data_ptr()] = s.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        y = model(x)
+    del y
+    return sum(seen.values())
+
+
+def cuda_peak_bytes(model, x):
+    """Peak GPU memory allocated during one forward + backward pass, minus what was allocated before."""
+    if x.device.type != "cuda":
+        raise ValueError(f"cuda_peak_bytes needs a CUDA tensor; got one on {x.device}")
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    _train_step(model, x)()
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() - base
+
+
+def state_nbytes(state):
+    """Bytes of a streaming state: an LSTM's ``(h, c)`` or a Transformer's list of ``KVCache``."""
+    if state is None:
+        return 0
+    if isinstance(state, list):                   # one KVCache per layer
+        return sum(c.nbytes for c in state)
+    return sum(t.numel() * t.element_size() for t in state)
+
+
+@torch.no_grad()
+def streaming(model, T, batch=1, seed=0):
+    """Feed ``T`` random inputs one step at a time; return ``(state_bytes, seconds)``, one entry per step.
+
+    ``state_bytes[t]`` is what the model must keep after step ``t + 1`` to continue (exact);
+    ``seconds[t]`` the wall time of that step (noisy: take medians over windows).
+    """
+    model.eval()
+    device = model.out.weight.device
+    x = torch.randn(batch, T, model.input_size, generator=torch.Generator().manual_seed(seed)).to(device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    state, nbytes, seconds = model.init_state(), [], []
+    for t in range(T):
+        sync()
+        start = time.perf_counter()
+        _, state = model.step(x[:, t], state)
+        sync()
+        seconds.append(time.perf_counter() - start)
+        nbytes.append(state_nbytes(state))
+    return nbytes, seconds
+
+
+@torch.no_grad()
+def recompute_seconds(model, lengths, batch=1, repeats=5):
+    """Median seconds of ``model(x)`` for prefixes of each length: the cost of one new token without a cache."""
+    model.eval()
+    device = model.out.weight.device
+    out = []
+    for T in lengths:
+        x = torch.randn(batch, T, model.input_size, device=device)
+        model(x)                                   # warm-up
+        times = []
+        for _ in range(repeats):
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            model(x)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - start)
+        out.append(statistics.median(times))
+    return out
