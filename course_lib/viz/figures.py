@@ -63,7 +63,19 @@ def enable_alt_text(ip=None) -> bool:
         ip = get_ipython()
     if ip is None:
         return False
+    import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
 
-    ip.display_formatter.formatters["text/html"].for_type(Figure, figure_html)
+    # IPython drops every Figure formatter when the inline backend is (lazily) activated, so activate it
+    # first, register, and re-register before each cell in case a later cell switches backends again.
+    plt.close(plt.figure())
+    html_formatter = ip.display_formatter.formatters["text/html"]
+
+    def register(*_):
+        html_formatter.for_type(Figure, figure_html)
+
+    register()
+    if not getattr(ip, "_course_alt_text", False):
+        ip.events.register("pre_run_cell", register)
+        ip._course_alt_text = True
     return True
