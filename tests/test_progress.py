@@ -17,3 +17,15 @@ def test_live_uses_tqdm_auto(monkeypatch):
 
     bar = progress.tqdm(range(3), disable=True)
     assert isinstance(bar, tqdm.auto.tqdm)
+
+
+def test_nothing_bypasses_course_lib_progress():
+    """A tqdm.auto bar is a widget: in the static book it would pull the widget manager from a CDN."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    files = [p for p in (root / "course_lib").rglob("*.py") if p.name != "progress.py"]
+    files += list((root / "book").glob("*.ipynb")) + list((root / "exercises").glob("*.ipynb"))
+    offenders = [str(p.relative_to(root)) for p in files if "tqdm.auto" in p.read_text(encoding="utf-8")
+                 or "tqdm.notebook" in p.read_text(encoding="utf-8")]
+    assert not offenders, f"use `from course_lib.progress import tqdm` instead of tqdm.auto in: {offenders}"
