@@ -194,6 +194,16 @@ def test_page_in_browser(browser, page):
         assert want in hrefs, f"{page}: no Colab launch button to {want}"
 
 
+def test_no_page_loads_scripts_from_the_network(built_book):
+    """The book works offline: no <script src> points at a CDN (MathJax and everything else ship in _static)."""
+    remote = {}
+    for page in built_book.rglob("*.html"):
+        srcs = re.findall(r'<script[^>]+src="((?:https?:)?//[^"]+)"', page.read_text(encoding="utf-8"))
+        if srcs:
+            remote[str(page.relative_to(built_book))] = srcs
+    assert not remote, f"pages loading scripts from the network: {remote}"
+
+
 def test_mathjax_is_served_locally(built_book):
     html = (built_book / "book" / "00_setup.html").read_text(encoding="utf-8")
     srcs = re.findall(r'<script[^>]+src="([^"]*mathjax[^"]*)"', html, flags=re.I)

@@ -42,3 +42,11 @@ def test_enable_alt_text_registers_the_html_formatter():
     data, _ = ip.display_formatter.format(fig)
     assert 'alt="Figure: x"' in data["text/html"]
     plt.close(fig)
+
+
+def test_a_figure_label_is_its_description():
+    from course_lib.viz import diagrams
+
+    fig = diagrams.unrolled(3)
+    assert figures.describe(fig).startswith("Figure: diagram of an RNN") and "3 time steps" in figures.describe(fig)
+    plt.close(fig)

@@ -2,12 +2,15 @@
 
 1. forward + backward time of ``course_lib.nn.LSTM`` / ``GRU`` (``mode="fused"`` and ``"loop"``)
    against ``torch.nn.LSTM`` / ``GRU`` (cuDNN on a GPU, oneDNN/ATen on a CPU):
-   batch 32, time 100, input = hidden = 128, float32;
+   batch 32, time 100, input = hidden = 128, float32. On a CPU the fused path is also timed with
+   its matrix products on ``torch.mm`` instead of oneDNN (``fused.USE_ONEDNN = False``), column
+   ``fused-mm``, to show what the GEMM library alone is worth;
 2. ``MinGRU`` forward + backward, sequential loop against the log-space parallel scan,
    for T in {64, 256, 1024, 4096} (batch 8, hidden 128 by default).
 
-Printed as times and ratios, on the CPU and on CUDA when present. Timings are medians of
-interleaved repeats; nothing is asserted (shared machines are noisy). Options:
+Printed as times and ratios, on the CPU and on CUDA when present. Timings are interleaved
+repeats; the table gives the best (least disturbed) time and the ratio of best times, with the
+ratio of medians beside it; nothing is asserted (shared machines are noisy). Options:
 ``--quick`` (tiny sizes, a smoke test), ``--device cpu|cuda``, ``--repeats N``, ``--threads N``.
 """
 from __future__ import annotations
@@ -31,8 +34,9 @@ def _fwd_bwd(module, x):
     return run
 
 
-def time_interleaved(fns, device, repeats=10, warmup=2):
-    """Median seconds of each callable in ``fns`` (a dict), run in interleaved rounds."""
+def time_interleaved(fns, device, repeats=10, warmup=2, stat=statistics.median):
+    """``stat`` (median by default) of the seconds of each callable in ``fns`` (a dict),
+    run in interleaved rounds; ``stat=None`` returns every time."""
     for f in fns.values():
         for _ in range(warmup):
             f()
@@ -44,10 +48,24 @@ def time_interleaved(fns, device, repeats=10, warmup=2):
             f()
             _sync(device)
             times[k].append(time.perf_counter() - t)
-    return {k: statistics.median(v) for k, v in times.items()}
+    return times if stat is None else {k: stat(v) for k, v in times.items()}
+
+
+def _torch_mm(run):
+    """``run`` with the fused recurrences' products on torch.mm instead of oneDNN."""
+    from course_lib.nn import fused
+
+    def f():
+        old, fused.USE_ONEDNN = fused.USE_ONEDNN, False
+        try:
+            run()
+        finally:
+            fused.USE_ONEDNN = old
+    return f
 
 
 def bench_rnns(device, batch=32, T=100, size=128, repeats=10):
+    """``[(kind, {column: [seconds, ...]})]``; columns torch, fused, loop, and fused-mm on a CPU."""
     from course_lib import nn as cnn
 
     rows = []
@@ -59,8 +77,10 @@ def bench_rnns(device, batch=32, T=100, size=128, repeats=10):
         fused.load_state_dict(ref.state_dict())
         loop.load_state_dict(ref.state_dict())
         x = torch.randn(batch, T, size, device=device, requires_grad=True)
-        t = time_interleaved({"torch": _fwd_bwd(ref, x), "fused": _fwd_bwd(fused, x),
-                              "loop": _fwd_bwd(loop, x)}, device, repeats)
+        fns = {"torch": _fwd_bwd(ref, x), "fused": _fwd_bwd(fused, x), "loop": _fwd_bwd(loop, x)}
+        if device.type == "cpu":
+            fns["fused-mm"] = _torch_mm(_fwd_bwd(fused, x))
+        t = time_interleaved(fns, device, repeats, stat=None)
         rows.append((kind, t))
     return rows
 
@@ -103,11 +123,16 @@ def main(argv=None) -> int:
     for dev in devices:
         device = torch.device(dev)
         b, T, s = sizes.get("batch", 32), sizes.get("T", 100), sizes.get("size", 128)
-        print(f"\n[{dev}] fwd+bwd, batch {b}, time {T}, input = hidden = {s}, float32 (median ms)")
-        print(f"{'layer':6} {'torch.nn':>9} {'fused':>9} {'loop':>9} {'fused/torch':>12} {'loop/torch':>11}")
+        print(f"\n[{dev}] fwd+bwd, batch {b}, time {T}, input = hidden = {s}, float32 "
+              f"(best ms of {sizes['repeats']}; ratio to torch of best, then of medians)")
+        cols = ["fused", "loop"] + (["fused-mm"] if dev == "cpu" else [])
+        print(f"{'layer':6} {'torch.nn':>9}" + "".join(f" {c:>9}" for c in cols)
+              + "".join(f" {c + '/torch best med':>22}" for c in cols))
         for kind, t in bench_rnns(device, b, T, s, sizes["repeats"]):
-            print(f"{kind:6} {t['torch'] * 1e3:9.2f} {t['fused'] * 1e3:9.2f} {t['loop'] * 1e3:9.2f} "
-                  f"{t['fused'] / t['torch']:11.2f}x {t['loop'] / t['torch']:10.2f}x")
+            best = {k: min(v) for k, v in t.items()}
+            med = {k: statistics.median(v) for k, v in t.items()}
+            print(f"{kind:6} {best['torch'] * 1e3:9.2f}" + "".join(f" {best[c] * 1e3:9.2f}" for c in cols)
+                  + "".join(f" {best[c] / best['torch']:15.2f}x {med[c] / med['torch']:5.2f}x" for c in cols))
         mb, ms = (2, 16) if args.quick else (8, 128)
         print(f"\n[{dev}] MinGRU fwd+bwd, batch {mb}, hidden {ms}, float32 (median ms)")
         print(f"{'T':>6} {'sequential':>11} {'scan':>9} {'sequential/scan':>16}")

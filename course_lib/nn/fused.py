@@ -19,18 +19,111 @@ Every function here covers one direction of one layer:
   keeps the state and outputs zero, so the reverse direction starts at each sequence's end.
 - returns ``out`` ``(time, batch, hidden)`` in time order and the final state(s) ``(batch, hidden)``.
 
+Matrix products go through :func:`_mm_t` / :func:`_mm_t_add` / :func:`_dweight`: on a CPU with
+float32 they call oneDNN's matrix product (``torch.ops.mkldnn._linear_pointwise``, the GEMM
+that torch's own CPU LSTM uses) instead of ``torch.mm`` (MKL's sgemm): on AMD CPUs MKL runs its
+AVX2 code path, about half as fast as oneDNN's AVX-512 one, and the recurrences are mostly
+matrix products. It is only a faster product of two matrices; the recurrence, the gates and the
+backward pass are the code below. Everything else (float64, GPU, a torch built without oneDNN,
+or ``USE_ONEDNN = False``) uses ``torch.mm``/``addmm``. :func:`linear` is the input projection
+``x W^T + b`` for all steps with the same choice of GEMM. Small weights (``ONEDNN_MIN_SIZE``) stay on ``torch.mm``.
+
 Tests check these against the readable loop and against ``torch.nn`` (values and gradients).
 """
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
+
+# ------------------------------------------------------------------ matrix products
+USE_ONEDNN = True        # set to False to use torch.mm everywhere (tests compare both)
+ONEDNN_MIN_SIZE = 96     # oneDNN only for weights whose smaller side is at least this: a oneDNN
+                         # call costs ~30 us however small, so hidden <= 64 runs faster on torch.mm
+_ONEDNN_WORKS = None     # probed once, on first use
+
+
+def _onednn_works():
+    """Does ``torch.ops.mkldnn._linear_pointwise`` exist and give ``a @ w.T (+ other)``?"""
+    global _ONEDNN_WORKS
+    if _ONEDNN_WORKS is None:
+        try:
+            lp = torch.ops.mkldnn._linear_pointwise
+            g = torch.Generator().manual_seed(0)
+            a, w, o = (torch.randn(*s, generator=g) for s in ((5, 3), (4, 3), (5, 4)))
+            ok = (torch.allclose(lp(a, w, None, "none", [], ""), a @ w.t(), atol=1e-5)
+                  and torch.allclose(lp.binary(a.t().contiguous().t(), o, w, None, "add"), a @ w.t() + o,
+                                     atol=1e-5))
+        except Exception:  # noqa: BLE001 -- any failure means: not usable here
+            ok = False
+        _ONEDNN_WORKS = bool(ok)
+    return _ONEDNN_WORKS
+
+
+def _fast(t, w):
+    """Use oneDNN for products of tensors like ``t`` with the weight ``w`` (CPU, float32, big enough)?"""
+    return (USE_ONEDNN and t.device.type == "cpu" and t.dtype == torch.float32 and min(w.shape) >= ONEDNN_MIN_SIZE
+            and _onednn_works())
+
+
+def _mm_t(a, w, fast):
+    """``a @ w.T`` for 2-D ``a (n, k)``, ``w (m, k)`` (either may be a transposed view)."""
+    return torch.ops.mkldnn._linear_pointwise(a, w, None, "none", [], "") if fast else torch.mm(a, w.t())
+
+
+def _mm_t_add(a, w, other, fast):
+    """``other + a @ w.T``; ``other`` is ``(n, m)``."""
+    if fast:
+        return torch.ops.mkldnn._linear_pointwise.binary(a, other, w, None, "add")
+    return torch.addmm(other, a, w.t())
+
+
+def _dweight(dy, x, fast):
+    """``dy.T @ x`` for ``dy (n, m)``, ``x (n, k)``: the gradient of a weight ``(m, k)``."""
+    if fast:  # oneDNN is fastest as (x.T @ dy).T with both operands read transposed
+        return _mm_t(x.t(), dy.t(), True).t().contiguous()
+    return dy.t().mm(x)
+
+
+class _Linear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, w, b):
+        x2 = x.reshape(-1, x.shape[-1])
+        ctx.save_for_backward(x2, w)
+        ctx.has_bias = b is not None
+        y = torch.ops.mkldnn._linear_pointwise(x2, w, b, "none", [], "")
+        return y.view(*x.shape[:-1], w.shape[0])
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dy):
+        x2, w = ctx.saved_tensors
+        dy2 = dy.reshape(-1, dy.shape[-1])
+        dx = _mm_t(dy2, w.t(), True).view(*dy.shape[:-1], w.shape[1]) if ctx.needs_input_grad[0] else None
+        dw = _dweight(dy2, x2, True) if ctx.needs_input_grad[1] else None
+        db = dy2.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
+        return dx, dw, db
+
+
+def linear(x, w, b=None):
+    """``x W^T + b`` over the last dimension (the input projection of all steps at once).
+
+    ``x (..., in)``, ``w (out, in)``, ``b (out,)`` or ``None``; returns ``(..., out)``.
+    Same values as :func:`torch.nn.functional.linear`; on a CPU in float32 the products run
+    in oneDNN, forward and backward (see the module docstring).
+    """
+    return _Linear.apply(x, w, b) if _fast(x, w) else F.linear(x, w, b)
 
 
 def _tanh_(t):
     """In-place ``tanh(t) = 2 sigmoid(2 t) - 1``: on a CPU, ATen's sigmoid kernel is vectorised and
     its tanh is several times slower, so four cheap operations beat one ``tanh_``."""
     return t.mul_(2).sigmoid_().mul_(2).sub_(1)
+
+
+def _tanh_half(t2, out):
+    """``tanh(t2 / 2) = 2 sigmoid(t2) - 1`` into ``out``, for ``t2`` that holds a doubled value."""
+    return torch.sigmoid(t2, out=out).mul_(2).sub_(1)
 
 
 def _order(T, reverse):
@@ -96,11 +189,15 @@ class _FusedLSTM(torch.autograd.Function):
     def forward(ctx, xw, w_hh, h0, c0, mask, reverse):
         T, B, G = xw.shape
         H = G // 4
+        fast = _fast(xw, w_hh)
         wt = w_hh.t()
-        acts = torch.empty_like(xw)              # activated gates i, f, g, o per time step
+        acts = torch.empty_like(xw)              # activated gates i, f, 2g, o per time step
         hs, cs = xw.new_empty(T + 1, B, H), xw.new_empty(T + 1, B, H)
         tcs = xw.new_empty(T, B, H)              # tanh of the new cell, per time step
-        hs[0], cs[0] = h0, c0
+        # The cell state is kept doubled, cs = 2c (and the g gate as 2g): scaling by 2 is exact
+        # in floating point, and tanh(c) = 2 sigmoid(2c) - 1 then needs no extra scaling step.
+        hs[0] = h0
+        torch.mul(c0, 2, out=cs[0])
         h, c = hs[0], cs[0]
         # per-step views made once (indexing inside the loop costs more than the arithmetic)
         X, A, HS, CS, TC = xw.unbind(0), acts.unbind(0), hs.unbind(0), cs.unbind(0), tcs.unbind(0)
@@ -108,24 +205,26 @@ class _FusedLSTM(torch.autograd.Function):
         I, Fg = acts[..., :H].unbind(0), acts[..., H: 2 * H].unbind(0)
         M = None if mask is None else mask.unbind(0)
         for k, t in enumerate(_order(T, reverse)):
-            torch.addmm(X[t], h, wt, out=A[t])                 # eq-lstm-gates: one product
-            G[t].mul_(2)                                         # tanh(a) = 2 sigmoid(2a) - 1:
-            A[t].sigmoid_()                                      # one sigmoid for all four gates
-            G[t].mul_(2).sub_(1)
+            # eq-lstm-gates: one product for the four gates, then one sigmoid for all of them,
+            # with tanh(a) = 2 sigmoid(2a) - 1 for g (ATen's CPU tanh is several times slower)
+            a = _mm_t_add(h, w_hh, X[t], True) if fast else torch.addmm(X[t], h, wt, out=A[t])
+            a[:, 2 * H: 3 * H].mul_(2)
+            torch.sigmoid(a, out=A[t])
+            G[t].mul_(4).sub_(2)                                                   # 2g
             if M is None:
-                c = torch.mul(Fg[t], c, out=CS[k + 1]).addcmul_(I[t], G[t])       # eq-lstm-c
-                h = torch.mul(O[t], _tanh_(torch.mul(c, 1, out=TC[t])), out=HS[k + 1])  # eq-lstm-h
+                c = torch.mul(Fg[t], c, out=CS[k + 1]).addcmul_(I[t], G[t])     # eq-lstm-c (doubled)
+                h = torch.mul(O[t], _tanh_half(c, TC[t]), out=HS[k + 1])       # eq-lstm-h
             else:
                 cn = torch.mul(Fg[t], c).addcmul_(I[t], G[t])
-                hn = O[t] * _tanh_(torch.mul(cn, 1, out=TC[t]))
+                hn = O[t] * _tanh_half(cn, TC[t])
                 c = torch.lerp(c, cn, M[t], out=CS[k + 1])
                 h = torch.lerp(h, hn, M[t], out=HS[k + 1])
         out = _time_major(hs[1:], reverse)
         if mask is not None:
             out = out * mask
         ctx.save_for_backward(acts, hs, cs, tcs, w_hh, mask)
-        ctx.reverse = reverse
-        return (out.contiguous() if reverse or mask is not None else out.clone()), h.clone(), c.clone()
+        ctx.reverse, ctx.fast = reverse, fast
+        return (out.contiguous() if reverse or mask is not None else out.clone()), h.clone(), c * 0.5
 
     @staticmethod
     @once_differentiable
@@ -133,43 +232,55 @@ class _FusedLSTM(torch.autograd.Function):
         acts, hs, cs, tcs, w_hh, mask = ctx.saved_tensors
         T, B, G = acts.shape
         H = G // 4
+        fast = ctx.fast
         h_prev = _time_major(hs[:-1], ctx.reverse)
-        c_prev = _time_major(cs[:-1], ctx.reverse)
+        c_prev = _time_major(cs[:-1], ctx.reverse) * 0.5         # the forward kept 2c and 2g
         i, f, g, o = acts.split(H, dim=2)
+        g = g * 0.5
         # d loss / d pre-activation = (upstream) * factor; the factors do not depend on the
         # upstream gradient, so they are computed for all steps at once:
         #   i: dc * g * i(1-i)   f: dc * c_prev * f(1-f)   g: dc * i * (1-g^2)   o: dh * tanh(c) * o(1-o)
-        fac = torch.empty_like(acts)
-        torch.mul(g, i * (1 - i), out=fac[..., :H])
-        torch.mul(c_prev, f * (1 - f), out=fac[..., H: 2 * H])
-        torch.mul(i, 1 - g * g, out=fac[..., 2 * H: 3 * H])
-        torch.mul(tcs, o * (1 - o), out=fac[..., 3 * H:])
-        dc_from_h = o * (1 - tcs * tcs)          # d c / from d h through h = o tanh(c)
+        fac = torch.addcmul(acts, acts, acts, value=-1)          # s (1 - s) for every gate (g overwritten)
+        fac[..., :H].mul_(g)
+        fac[..., H: 2 * H].mul_(c_prev)
+        torch.addcmul(i, i * g, g, value=-1, out=fac[..., 2 * H: 3 * H])     # i (1 - g^2)
+        fac[..., 3 * H:].mul_(tcs)
+        dc_from_h = torch.addcmul(o, o * tcs, tcs, value=-1)    # d c from d h through h = o tanh(c)
         fac3 = fac[..., : 3 * H].view(T, B, 3, H).unbind(0)
         fac_o = fac[..., 3 * H:].unbind(0)
         dgates = torch.empty_like(acts)
         dg3 = dgates[..., : 3 * H].view(T, B, 3, H).unbind(0)
         dg_o, DG = dgates[..., 3 * H:].unbind(0), dgates.unbind(0)
         DOUT, DCH, Fg = dout.unbind(0), dc_from_h.unbind(0), f.unbind(0)
-        M = None if mask is None else mask.unbind(0)
-        NM = None if mask is None else (1 - mask).unbind(0)
-        dh, dc = dh_n, dc_n
-        for t in reversed(_order(T, ctx.reverse)):
-            dht = dh + DOUT[t]
-            if M is None:
-                dct = torch.addcmul(dc, dht, DCH[t])
-            else:
-                dht.mul_(M[t])
+        order = list(reversed(_order(T, ctx.reverse)))
+        dc = dc_n
+        if mask is None:
+            dcts = acts.new_empty(T, B, 1, H)     # d loss / d c_t, as (batch, 1, hidden) to broadcast
+            DCT, DCT1 = dcts.squeeze(2).unbind(0), dcts.unbind(0)
+            # dht = d loss / d h_t in total; the next (earlier) step's dht comes out of the
+            # product directly: dht_prev = dout_prev + dgates_t W_hh (eq-bptt-dh)
+            dht = dh_n + DOUT[order[0]]
+            for n, t in enumerate(order):
+                dct = torch.addcmul(dc, dht, DCH[t], out=DCT[t])
+                torch.mul(fac3[t], DCT1[t], out=dg3[t])
+                torch.mul(fac_o[t], dht, out=dg_o[t])
+                if n + 1 < T:
+                    dht = _mm_t_add(DG[t], w_hh.t(), DOUT[order[n + 1]], fast)
+                else:
+                    dht = _mm_t(DG[t], w_hh.t(), fast)
+                dc = dct.mul_(Fg[t])
+            dh = dht
+        else:
+            M, NM = mask.unbind(0), (1 - mask).unbind(0)
+            dh = dh_n
+            for t in order:
+                dht = (dh + DOUT[t]).mul_(M[t])
                 dct = torch.addcmul(dc * M[t], dht, DCH[t])
-            torch.mul(fac3[t], dct.unsqueeze(1), out=dg3[t])
-            torch.mul(fac_o[t], dht, out=dg_o[t])
-            if M is None:
-                dh = torch.mm(DG[t], w_hh)
-                dc = dct * Fg[t]
-            else:
-                dh = torch.addmm(dh * NM[t], DG[t], w_hh)
+                torch.mul(fac3[t], dct.unsqueeze(1), out=dg3[t])
+                torch.mul(fac_o[t], dht, out=dg_o[t])
+                dh = _mm_t_add(DG[t], w_hh.t(), dh * NM[t], fast)
                 dc = torch.addcmul(dc * NM[t], dct, Fg[t])
-        dw = dgates.reshape(T * B, G).t().mm(h_prev.reshape(T * B, H))
+        dw = _dweight(dgates.view(T * B, G), h_prev.reshape(T * B, H), fast)       # eq-bptt-dW
         return dgates, dw, dh, dc, None, None
 
 

@@ -210,9 +210,9 @@ class RNNBase(nn.Module):
         kind = self.mode_kind
         if self.mode == "fused":
             if kind == "GRU":
-                return fused.fused_gru(F.linear(x, w_ih, b_ih), w_hh, b_hh, h0, mask, reverse)
+                return fused.fused_gru(fused.linear(x, w_ih, b_ih), w_hh, b_hh, h0, mask, reverse)
             b = None if b_ih is None else b_ih + b_hh          # both biases enter the gates alike
-            xw = F.linear(x, w_ih, b)                           # all steps: one matrix product
+            xw = fused.linear(x, w_ih, b)                       # all steps: one matrix product
             if kind == "LSTM":
                 return fused.fused_lstm(xw, w_hh, h0, c0, mask, reverse)
             return fused.fused_rnn(xw, w_hh, h0, mask, reverse, "relu" if kind == "RNN_RELU" else "tanh")

@@ -66,6 +66,9 @@ def unrolled(steps: int = 4, ax=None):
         if t > 0:
             _arrow(ax, (x - gap + 0.32, 1), (x - 0.32, 1), "$W_{hh}$")
     _arrow(ax, (x0 - 0.75, 1), (x0 - 0.32, 1))
+    ax.figure.set_label(f"diagram of an RNN: the folded network, input x_t into hidden state h_t with a self-loop "
+                        f"W_hh and output y_t, equals the same network unrolled over {steps} time steps, each "
+                        f"hidden state passing to the next through W_hh")
     ax.text(x0 - 0.8, 1.18, "$h_0$", fontsize=9)
     _finish(ax, x0 + gap * (steps - 1))
     return ax.figure
@@ -99,6 +102,8 @@ def rnn_types(axes=None):
                 _arrow(ax, (t - 1 + 0.32, 1), (t - 0.32, 1))
         _finish(ax, n - 1, title)
     fig = axes[0].figure
+    fig.set_label("diagram of the five input/output patterns of recurrent networks: one-to-one, one-to-many, "
+                  "many-to-one, many-to-many synced, and many-to-many encoder-decoder")
     fig.text(0.5, 0.08, "red: inputs   green: hidden state   blue: outputs   (time runs left to right)",
              ha="center", fontsize=10)
     return fig

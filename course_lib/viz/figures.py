@@ -23,7 +23,12 @@ def _plain(text: str) -> str:
 
 
 def describe(fig) -> str:
-    """A one-paragraph description of a matplotlib figure from its titles and axis labels."""
+    """A one-paragraph description of a matplotlib figure from its titles and axis labels.
+
+    A figure whose label is set (``fig.set_label("...")``, as the diagrams do) is described by that label.
+    """
+    if fig.get_label():
+        return f"Figure: {_plain(fig.get_label())}"
     parts = []
     sup = getattr(fig, "_suptitle", None)
     if sup is not None and sup.get_text().strip():

@@ -21,11 +21,18 @@ def static_book() -> bool:
     return os.environ.get(STATIC_ENV, "") not in ("", "0")
 
 
-def show_widget(widget, note: str = NOTE):
-    """Display ``widget`` in a live kernel; print ``note`` instead while building the static book."""
+def show_widget(widget, *args, note: str = NOTE, **kwargs):
+    """Display a demo in a live kernel; print ``note`` instead while building the static book.
+
+    ``widget`` is a widget, or a function building one (called with ``*args, **kwargs`` only in a live
+    kernel: in the static book no widget is created at all, so no widget state is saved into the page,
+    which would otherwise make the page load require.js and the widget manager from a CDN).
+    """
     if static_book():
         print(note)
         return None
+    if callable(widget) and not hasattr(widget, "_repr_mimebundle_") and not hasattr(widget, "_ipython_display_"):
+        widget = widget(*args, **kwargs)
     from IPython.display import display
 
     display(widget)
