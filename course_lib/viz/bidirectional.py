@@ -16,6 +16,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.ticker import MaxNLocator
 
 __all__ = ["birnn_diagram", "plot_per_position", "plot_padding", "plot_depth", "plot_dropout"]
 
@@ -67,6 +68,9 @@ def birnn_diagram(steps=4):
     ax.axis("off")
     ax.set_title("A bidirectional RNN: $y_t$ reads the forward state (the past) and the backward state "
                  "(the future)", fontsize=10)
+    fig.set_label(f"diagram of a bidirectional RNN unrolled over {steps} time steps: each input x_t feeds a forward "
+                  f"hidden state, chained from left to right, and a backward hidden state, chained from right to "
+                  f"left; each output y_t reads both states of its step")
     return fig
 
 
@@ -84,6 +88,7 @@ def plot_per_position(runs, chance=None, cap=None, title="Accuracy at each posit
     if cap is not None:
         ax.axhline(cap, color="C3", ls="--", lw=1, label=f"forward-only ceiling, overall ({cap:.3f})")
     ax.set(xlabel="position t", ylabel="accuracy", ylim=(0, 1.05), title=title)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=8, loc="center left")
     fig.tight_layout()
     return fig
@@ -102,6 +107,7 @@ def plot_padding(evaluation, title="A model trained with lengths, run with and w
         ax.plot(np.arange(len(by_end)), by_end, "o-", ms=3, label=f"{label} (overall {acc:.3f})")
     ax.set(xlabel="steps before the sequence's own last step (0 = last)", ylabel="accuracy", ylim=(0, 1.05),
            title=title)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
