@@ -342,7 +342,9 @@ def test_score_takes_the_last_check_and_clips_to_the_maximum():
         ("rnn_cell_forward", 4, 4), ("rnn_forward", 0, 3), ("rnn_types", 0, 1)]
     assert rows[1].reason.startswith("not checked") and rows[2].reason == "wrong letter"
     crashed = score("ada", "01_sequences", NotebookRun("kernel_died", "the kernel died", results))
-    assert [(r.points, r.reason) for r in crashed] == [(0, "the kernel died")] * 3
+    assert [(r.points, r.reason) for r in crashed] == [          # checks that ran before the crash count
+        (4, "checked before the run stopped (the kernel died)"), (0, "the kernel died"),
+        (0, "wrong letter; checked before the run stopped (the kernel died)")]
 
 
 # ----------------------------------------------------------------------------- batch grading: end to end
@@ -395,24 +397,24 @@ def test_batch_report_of_good_partial_and_broken_submissions(tmp_path):
         points.setdefault(s.student, []).append((s.task, s.points, s.max_points))
     assert points == {
         "broken": [("rnn_cell_forward", 0, 4), ("rnn_forward", 0, 3), ("rnn_types", 0, 1)],
-        "crash": [("rnn_cell_forward", 0, 4), ("rnn_forward", 0, 3), ("rnn_types", 0, 1)],
+        "crash": [("rnn_cell_forward", 4, 4), ("rnn_forward", 0, 3), ("rnn_types", 0, 1)],  # task 1 ran
         "good": [("rnn_cell_forward", 4, 4), ("rnn_forward", 3, 3), ("rnn_types", 1, 1)],
         "partial": [("rnn_cell_forward", 2, 4), ("rnn_forward", 1, 3), ("rnn_types", 0, 1)],
     }
     assert runs[("broken", "01_sequences")].status == "invalid"
     assert runs[("crash", "01_sequences")].status == "kernel_died"
     report = (tmp_path / "report" / "report.md").read_text()
-    for line in ("| broken | 0/8 (invalid notebook) | **0/8** |", "| crash | 0/8 (kernel died) | **0/8** |",
+    for line in ("| broken | 0/8 (invalid notebook) | **0/8** |", "| crash | 4/8 (kernel died) | **4/8** |",
                  "| good | 8/8 | **8/8** |", "| partial | 3/8 | **3/8** |"):
         assert line in report
     assert "not a valid notebook" in report and "the kernel died while running cell 7 of 13" in report
     assert '"d" is not the right answer' in report and "h_next (with h = 0): wrong values" in report
     with open(tmp_path / "report" / "scores.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert sum(int(r["points"]) for r in rows) == 11 and sum(int(r["max_points"]) for r in rows) == 32
+    assert sum(int(r["points"]) for r in rows) == 15 and sum(int(r["max_points"]) for r in rows) == 32
 
 
-def test_a_notebook_that_never_finishes_is_stopped_and_scored_zero(tmp_path):
+def test_a_notebook_that_never_finishes_is_stopped_keeping_the_checks_it_ran(tmp_path):
     subs = tmp_path / "submissions"
     _make_notebook(subs / "loop" / "01_sequences.ipynb",
                    ["from course_lib.grading import check\ncheck('rnn_types', 'c');", "while True:\n    pass"])
@@ -420,5 +422,6 @@ def test_a_notebook_that_never_finishes_is_stopped_and_scored_zero(tmp_path):
     scores, runs, _ = grade(subs, tmp_path / "report", timeout=5, jobs=1)
     assert time.monotonic() - start < 40
     assert runs[("loop", "01_sequences")].status == "timeout"
-    assert [s.points for s in scores] == [0, 0, 0]
+    assert [s.points for s in scores] == [0, 0, 1]             # rnn_types was checked before the loop
     assert all("did not finish within 5 s" in s.reason for s in scores)
+    assert scores[2].reason.startswith("checked before the run stopped")

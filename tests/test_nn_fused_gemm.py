@@ -46,12 +46,14 @@ def test_onednn_is_used_for_cpu_float32_only():
     assert fused.linear(x32, w).grad_fn.name() != "_LinearBackward"
 
 
-@pytest.mark.parametrize("onednn", [True, False])
+@pytest.mark.parametrize("onednn,step", [(True, "onednn"), (True, "mm"), (False, "onednn")])
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
 @pytest.mark.parametrize("use_lengths", [False, True])
-def test_both_gemm_paths_match_torch(kind, use_lengths, onednn, monkeypatch):
-    """oneDNN products or torch.mm: the fused path equals torch.nn either way."""
+def test_both_gemm_paths_match_torch(kind, use_lengths, onednn, step, monkeypatch):
+    """oneDNN products or torch.mm (for the whole sequence and for the LSTM's steps): the fused
+    path equals torch.nn either way."""
     monkeypatch.setattr(fused, "USE_ONEDNN", onednn)
+    monkeypatch.setattr(fused, "STEP_GEMM", step)
     assert fused._fast(torch.zeros(1), torch.zeros(1, 1)) == (onednn and fused._onednn_works())
     torch.manual_seed(0)
     ref = getattr(torch.nn, kind)(5, 7, num_layers=2, bidirectional=True, batch_first=True)
@@ -90,3 +92,23 @@ def test_lstm_onednn_and_torch_mm_paths_agree(use_lengths):
             fused.USE_ONEDNN = True
     for a, b in zip(*res):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_step_gemm_choice_is_measured_once_per_shape_and_only_where_onednn_applies(monkeypatch):
+    monkeypatch.setattr(fused, "_STEP_CHOICE", {})
+    monkeypatch.setattr(fused, "STEP_GEMM", "auto")
+    w = torch.zeros(12, 3)
+    assert fused._step_onednn(4, w.double(), w.double()) is False        # float64: never oneDNN
+    assert fused._STEP_CHOICE == {}
+    if not fused._onednn_works():
+        pytest.skip("this torch has no usable oneDNN product")
+    choice = fused._step_onednn(4, w, w)
+    assert fused._STEP_CHOICE == {(4, 12, 3): choice}
+    fused._STEP_CHOICE[(4, 12, 3)] = not choice                          # a cached decision is reused
+    assert fused._step_onednn(4, w, w) is (not choice)
+    monkeypatch.setattr(fused, "STEP_GEMM", "mm")
+    assert fused._step_onednn(4, w, w) is False
+    monkeypatch.setattr(fused, "STEP_GEMM", "onednn")
+    assert fused._step_onednn(4, w, w) is True
+    monkeypatch.setattr(fused, "USE_ONEDNN", False)
+    assert fused._step_onednn(4, w, w) is False

@@ -12,9 +12,10 @@ Names starting with ``.`` or ``_`` are skipped; other files are listed in the re
 Every notebook runs in a fresh kernel of this Python (see :mod:`course_lib.grading.execute`) with
 ``--timeout`` seconds for the whole notebook; ``--jobs`` notebooks run at once. A notebook scores
 the ``check(...)`` results it produced, the last one per task, counting only the tasks of its own
-exercise. A notebook that is not valid JSON, that kills its kernel or that runs out of time scores
-0 on every task, with the reason; so does an exercise a student did not submit. Nothing a
-submission does can crash the grader.
+exercise. A notebook that kills its kernel or runs out of time keeps the checks that ran before
+it stopped (each noted in its reason); every task it did not reach scores 0 with the reason. A
+notebook that is not valid JSON, or an exercise a student did not submit, scores 0 on every task.
+Nothing a submission does can crash the grader.
 
 The output folder gets ``scores.csv`` (one row per student per task: points, max, reason),
 ``report.md`` (totals, then each student's tasks with the reasons) and ``executed/`` (each notebook
@@ -213,20 +214,21 @@ def score(student: str, notebook: str, run: NotebookRun) -> list[TaskScore]:
     latest = {r["task"]: r for r in run.results}
     scores = []
     for task in tasks_for(notebook):
-        if run.status != "ok":
-            scores.append(TaskScore(student, notebook, task.name, 0, task.max_points, run.message))
-            continue
         result = latest.get(task.name)
         if result is None:
-            scores.append(TaskScore(student, notebook, task.name, 0, task.max_points,
-                                    f'not checked: no check("{task.name}", ...) ran in the notebook'))
+            reason = (run.message if run.status != "ok"
+                      else f'not checked: no check("{task.name}", ...) ran in the notebook')
+            scores.append(TaskScore(student, notebook, task.name, 0, task.max_points, reason))
             continue
         try:
             points = int(result.get("points", 0))
         except (TypeError, ValueError):
             points = 0
         points = max(0, min(points, task.max_points))
-        scores.append(TaskScore(student, notebook, task.name, points, task.max_points, _reason(result)))
+        reason = _reason(result)
+        if run.status != "ok":         # checked before the run stopped: the check counts, the stop is noted
+            reason = "; ".join(r for r in (reason, f"checked before the run stopped ({run.message})") if r)
+        scores.append(TaskScore(student, notebook, task.name, points, task.max_points, reason))
     return scores
 
 

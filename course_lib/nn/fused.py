@@ -20,17 +20,21 @@ Every function here covers one direction of one layer:
 - returns ``out`` ``(time, batch, hidden)`` in time order and the final state(s) ``(batch, hidden)``.
 
 Matrix products go through :func:`_mm_t` / :func:`_mm_t_add` / :func:`_dweight`: on a CPU with
-float32 they call oneDNN's matrix product (``torch.ops.mkldnn._linear_pointwise``, the GEMM
-that torch's own CPU LSTM uses) instead of ``torch.mm`` (MKL's sgemm): on AMD CPUs MKL runs its
-AVX2 code path, about half as fast as oneDNN's AVX-512 one, and the recurrences are mostly
-matrix products. It is only a faster product of two matrices; the recurrence, the gates and the
-backward pass are the code below. Everything else (float64, GPU, a torch built without oneDNN,
-or ``USE_ONEDNN = False``) uses ``torch.mm``/``addmm``. :func:`linear` is the input projection
-``x W^T + b`` for all steps with the same choice of GEMM. Small weights (``ONEDNN_MIN_SIZE``) stay on ``torch.mm``.
+float32 the products over the whole sequence (input projection, ``dW``, ``dx``) call oneDNN's
+matrix product (``torch.ops.mkldnn._linear_pointwise``, the GEMM that torch's own CPU LSTM uses)
+instead of ``torch.mm`` (MKL's sgemm), which on AMD CPUs runs its AVX2 code path. For the LSTM's
+small per-step products the faster library differs from CPU to CPU, so it is measured once per
+shape (:func:`_step_onednn`, ``STEP_GEMM``). It is only a faster product of two matrices; the
+recurrence, the gates and the backward pass are the code below. Everything else (float64, GPU, a
+torch built without oneDNN, or ``USE_ONEDNN = False``) uses ``torch.mm``/``addmm``. :func:`linear`
+is the input projection ``x W^T + b`` for all steps with the same choice of GEMM. Small weights
+(``ONEDNN_MIN_SIZE``) stay on ``torch.mm``.
 
 Tests check these against the readable loop and against ``torch.nn`` (values and gradients).
 """
 from __future__ import annotations
+
+import time
 
 import torch
 import torch.nn.functional as F
@@ -83,6 +87,58 @@ def _dweight(dy, x, fast):
     if fast:  # oneDNN is fastest as (x.T @ dy).T with both operands read transposed
         return _mm_t(x.t(), dy.t(), True).t().contiguous()
     return dy.t().mm(x)
+
+
+STEP_GEMM = "auto"       # the per-step products of the LSTM: "auto" (measured, below), "onednn" or "mm"
+_STEP_CHOICE = {}        # (batch, hidden, gates) -> use oneDNN?  decided once per process
+
+
+def _time_best(fn, reps):
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def _step_onednn(B, w, like):
+    """Run an LSTM's per-step products (``(B, H) @ (H, 4H)`` forward, ``(B, 4H) @ (4H, H)``
+    backward) in oneDNN rather than ``torch.mm``?
+
+    Which library is faster for these small products depends on the CPU (on one AMD EPYC
+    oneDNN's AVX-512 kernels were twice as fast as MKL's; on another MKL won by a third), so,
+    like ``torch.backends.cudnn.benchmark``, the first LSTM of a given shape times both, once
+    per process (a few milliseconds), and oneDNN is kept only if it is at least 10% faster.
+    ``STEP_GEMM = "onednn"`` or ``"mm"`` skips the measurement.
+    """
+    if not _fast(like, w):
+        return False
+    if STEP_GEMM != "auto":
+        return STEP_GEMM == "onednn"
+    key = (B, *w.shape)
+    if key not in _STEP_CHOICE:
+        g = torch.Generator().manual_seed(0)
+        G, H = w.shape
+        h, dg = torch.randn(B, H, generator=g), torch.randn(B, G, generator=g)
+        x, dx = torch.randn(B, G, generator=g), torch.randn(B, H, generator=g)
+        wt = w.detach().t()
+        lp = torch.ops.mkldnn._linear_pointwise.binary
+
+        def onednn():
+            lp(h, x, w, None, "add")
+            lp(dg, dx, wt, None, "add")
+
+        def mm():
+            torch.addmm(x, h, wt)
+            torch.addmm(dx, dg, w)
+        with torch.no_grad():
+            t_onednn, t_mm = float("inf"), float("inf")
+            for _ in range(3):           # interleaved rounds: a burst of noise cannot decide alone
+                t_onednn = min(t_onednn, _time_best(onednn, 5))
+                t_mm = min(t_mm, _time_best(mm, 5))
+        _STEP_CHOICE[key] = t_onednn < 0.9 * t_mm
+    return _STEP_CHOICE[key]
 
 
 class _Linear(torch.autograd.Function):
@@ -180,79 +236,95 @@ class _FusedRNN(torch.autograd.Function):
                 dht.mul_(M[t])
                 dh = torch.addmm(dh * NM[t], torch.mul(dht, DER[t], out=DA[t]), w_hh)
         h_prev = _time_major(hs[:-1], ctx.reverse)
-        dw = da.reshape(T * B, H).t().mm(h_prev.reshape(T * B, H))
+        dw = _dweight(da.reshape(T * B, H), h_prev.reshape(T * B, H), _fast(da, w_hh))      # eq-bptt-dW
         return da, dw, dh, None, None, None
 
 
 class _FusedLSTM(torch.autograd.Function):
+    """LSTM over one direction of one layer (eqs. `eq-lstm-gates`..`eq-lstm-h`), see the module docstring.
+
+    A forward step costs one matrix product and six element-wise operations on (batch, hidden)
+    tensors (a direct transcription of the equations needs eleven). Three exact rewrites make that
+    possible (each changes no value, only how it is stored):
+
+    - the ``g`` rows of ``W_hh`` and ``g`` columns of ``xw`` are doubled, so one ``sigmoid`` over
+      the four gates gives ``i, f, s_g = sigmoid(2 a_g), o``, and ``g = tanh(a_g) = 2 s_g - 1``;
+    - the cell state is kept doubled, ``cs = 2c``, so ``cs_t = f cs_{t-1} + 4 i s_g - 2 i`` and
+      ``tanh(c) = 2 sigmoid(cs) - 1``;
+    - the hidden state is kept negated, ``hs = -h``, so ``-h = o - 2 o sigmoid(cs)`` is one
+      ``addcmul``; the step's product uses ``-W_hh`` to compensate.
+
+    (Scaling by 2 or -1 is exact in floating point. On a CPU, ATen's ``tanh`` kernel is several
+    times slower than its ``sigmoid``, and each avoided operation saves a few microseconds per step.)
+    """
+
     @staticmethod
     def forward(ctx, xw, w_hh, h0, c0, mask, reverse):
         T, B, G = xw.shape
         H = G // 4
-        fast = _fast(xw, w_hh)
-        wt = w_hh.t()
-        acts = torch.empty_like(xw)              # activated gates i, f, 2g, o per time step
-        hs, cs = xw.new_empty(T + 1, B, H), xw.new_empty(T + 1, B, H)
-        tcs = xw.new_empty(T, B, H)              # tanh of the new cell, per time step
-        # The cell state is kept doubled, cs = 2c (and the g gate as 2g): scaling by 2 is exact
-        # in floating point, and tanh(c) = 2 sigmoid(2c) - 1 then needs no extra scaling step.
-        hs[0] = h0
+        fast, step_onednn = _fast(xw, w_hh), _step_onednn(B, w_hh, xw)
+        scale = xw.new_ones(G)                  # 2 for the g gate, 1 for the others
+        scale[2 * H: 3 * H] = 2
+        w_neg = w_hh * scale.neg().unsqueeze(1)  # -W_hh, g rows doubled: a = xw + (-h)(-W_hh)^T
+        w_neg_t = w_neg.t()
+        acts = xw * scale                       # becomes i, f, s_g, o (activated) per time step
+        hs, cs = xw.new_empty(T + 1, B, H), xw.new_empty(T + 1, B, H)   # -h and 2c, processing order
+        scs = xw.new_empty(T, B, H)              # sigmoid(2 c_t), time order
+        torch.neg(h0, out=hs[0])
         torch.mul(c0, 2, out=cs[0])
         h, c = hs[0], cs[0]
         # per-step views made once (indexing inside the loop costs more than the arithmetic)
-        X, A, HS, CS, TC = xw.unbind(0), acts.unbind(0), hs.unbind(0), cs.unbind(0), tcs.unbind(0)
-        G, O = acts[..., 2 * H: 3 * H].unbind(0), acts[..., 3 * H:].unbind(0)
+        A, HS, CS, SC = acts.unbind(0), hs.unbind(0), cs.unbind(0), scs.unbind(0)
         I, Fg = acts[..., :H].unbind(0), acts[..., H: 2 * H].unbind(0)
+        SG, O = acts[..., 2 * H: 3 * H].unbind(0), acts[..., 3 * H:].unbind(0)
         M = None if mask is None else mask.unbind(0)
         for k, t in enumerate(_order(T, reverse)):
-            # eq-lstm-gates: one product for the four gates, then one sigmoid for all of them,
-            # with tanh(a) = 2 sigmoid(2a) - 1 for g (ATen's CPU tanh is several times slower)
-            a = _mm_t_add(h, w_hh, X[t], True) if fast else torch.addmm(X[t], h, wt, out=A[t])
-            a[:, 2 * H: 3 * H].mul_(2)
-            torch.sigmoid(a, out=A[t])
-            G[t].mul_(4).sub_(2)                                                   # 2g
-            if M is None:
-                c = torch.mul(Fg[t], c, out=CS[k + 1]).addcmul_(I[t], G[t])     # eq-lstm-c (doubled)
-                h = torch.mul(O[t], _tanh_half(c, TC[t]), out=HS[k + 1])       # eq-lstm-h
+            if step_onednn:                                                  # eq-lstm-gates
+                torch.sigmoid(torch.ops.mkldnn._linear_pointwise.binary(h, A[t], w_neg, None, "add"), out=A[t])
             else:
-                cn = torch.mul(Fg[t], c).addcmul_(I[t], G[t])
-                hn = O[t] * _tanh_half(cn, TC[t])
+                A[t].addmm_(h, w_neg_t).sigmoid_()
+            if M is None:
+                c = torch.mul(Fg[t], c, out=CS[k + 1]).addcmul_(I[t], SG[t], value=4).sub_(I[t], alpha=2)
+                h = torch.addcmul(O[t], O[t], torch.sigmoid(c, out=SC[t]), value=-2, out=HS[k + 1])
+            else:
+                cn = torch.mul(Fg[t], c).addcmul_(I[t], SG[t], value=4).sub_(I[t], alpha=2)      # eq-lstm-c
+                hn = torch.addcmul(O[t], O[t], torch.sigmoid(cn, out=SC[t]), value=-2)         # eq-lstm-h
                 c = torch.lerp(c, cn, M[t], out=CS[k + 1])
                 h = torch.lerp(h, hn, M[t], out=HS[k + 1])
         out = _time_major(hs[1:], reverse)
-        if mask is not None:
-            out = out * mask
-        ctx.save_for_backward(acts, hs, cs, tcs, w_hh, mask)
-        ctx.reverse, ctx.fast = reverse, fast
-        return (out.contiguous() if reverse or mask is not None else out.clone()), h.clone(), c * 0.5
+        out = torch.neg(out) if mask is None else torch.mul(out, mask).neg_()
+        ctx.save_for_backward(acts, hs, cs, scs, w_hh, mask)
+        ctx.reverse, ctx.fast, ctx.step_onednn = reverse, fast, step_onednn
+        return out, torch.neg(h), c * 0.5
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dout, dh_n, dc_n):
-        acts, hs, cs, tcs, w_hh, mask = ctx.saved_tensors
+        acts, hs, cs, scs, w_hh, mask = ctx.saved_tensors
         T, B, G = acts.shape
         H = G // 4
-        fast = ctx.fast
-        h_prev = _time_major(hs[:-1], ctx.reverse)
-        c_prev = _time_major(cs[:-1], ctx.reverse) * 0.5         # the forward kept 2c and 2g
-        i, f, g, o = acts.split(H, dim=2)
-        g = g * 0.5
+        i, f, sg, o = acts.split(H, dim=2)
+        g = torch.mul(sg, 2).sub_(1)                              # tanh(a_g)
+        tc = torch.mul(scs, 2).sub_(1)                            # tanh(c_t)
         # d loss / d pre-activation = (upstream) * factor; the factors do not depend on the
         # upstream gradient, so they are computed for all steps at once:
         #   i: dc * g * i(1-i)   f: dc * c_prev * f(1-f)   g: dc * i * (1-g^2)   o: dh * tanh(c) * o(1-o)
-        fac = torch.addcmul(acts, acts, acts, value=-1)          # s (1 - s) for every gate (g overwritten)
+        fac = torch.addcmul(acts, acts, acts, value=-1)          # s (1 - s) for every gate
         fac[..., :H].mul_(g)
-        fac[..., H: 2 * H].mul_(c_prev)
-        torch.addcmul(i, i * g, g, value=-1, out=fac[..., 2 * H: 3 * H])     # i (1 - g^2)
-        fac[..., 3 * H:].mul_(tcs)
-        dc_from_h = torch.addcmul(o, o * tcs, tcs, value=-1)    # d c from d h through h = o tanh(c)
+        fac[..., H: 2 * H].mul_(_time_major(cs[:-1], ctx.reverse)).mul_(0.5)      # cs holds 2c
+        fac[..., 2 * H: 3 * H].mul_(i).mul_(4)                   # 1 - g^2 = 4 s_g (1 - s_g)
+        fac[..., 3 * H:].mul_(tc)
+        dc_from_h = torch.addcmul(o, o * tc, tc, value=-1)    # d c from d h through h = o tanh(c)
+        # the loop multiplies each step's factors by the upstream gradient in place: fac becomes
+        # dgates, d loss / d (W_ih x_t + b + W_hh h_{t-1}) (reading and writing the same memory
+        # once is faster than filling a second buffer)
+        dgates = fac
         fac3 = fac[..., : 3 * H].view(T, B, 3, H).unbind(0)
-        fac_o = fac[..., 3 * H:].unbind(0)
-        dgates = torch.empty_like(acts)
-        dg3 = dgates[..., : 3 * H].view(T, B, 3, H).unbind(0)
-        dg_o, DG = dgates[..., 3 * H:].unbind(0), dgates.unbind(0)
+        fac_o, DG = fac[..., 3 * H:].unbind(0), dgates.unbind(0)
         DOUT, DCH, Fg = dout.unbind(0), dc_from_h.unbind(0), f.unbind(0)
         order = list(reversed(_order(T, ctx.reverse)))
+        step = ctx.step_onednn
+        w_hh_t = w_hh.t()
         dc = dc_n
         if mask is None:
             dcts = acts.new_empty(T, B, 1, H)     # d loss / d c_t, as (batch, 1, hidden) to broadcast
@@ -262,12 +334,12 @@ class _FusedLSTM(torch.autograd.Function):
             dht = dh_n + DOUT[order[0]]
             for n, t in enumerate(order):
                 dct = torch.addcmul(dc, dht, DCH[t], out=DCT[t])
-                torch.mul(fac3[t], DCT1[t], out=dg3[t])
-                torch.mul(fac_o[t], dht, out=dg_o[t])
+                fac3[t].mul_(DCT1[t])
+                fac_o[t].mul_(dht)
                 if n + 1 < T:
-                    dht = _mm_t_add(DG[t], w_hh.t(), DOUT[order[n + 1]], fast)
+                    dht = _mm_t_add(DG[t], w_hh_t, DOUT[order[n + 1]], step)
                 else:
-                    dht = _mm_t(DG[t], w_hh.t(), fast)
+                    dht = _mm_t(DG[t], w_hh_t, step)
                 dc = dct.mul_(Fg[t])
             dh = dht
         else:
@@ -276,11 +348,12 @@ class _FusedLSTM(torch.autograd.Function):
             for t in order:
                 dht = (dh + DOUT[t]).mul_(M[t])
                 dct = torch.addcmul(dc * M[t], dht, DCH[t])
-                torch.mul(fac3[t], dct.unsqueeze(1), out=dg3[t])
-                torch.mul(fac_o[t], dht, out=dg_o[t])
-                dh = _mm_t_add(DG[t], w_hh.t(), dh * NM[t], fast)
+                fac3[t].mul_(dct.unsqueeze(1))
+                fac_o[t].mul_(dht)
+                dh = _mm_t_add(DG[t], w_hh_t, dh * NM[t], step)
                 dc = torch.addcmul(dc * NM[t], dct, Fg[t])
-        dw = _dweight(dgates.view(T * B, G), h_prev.reshape(T * B, H), fast)       # eq-bptt-dW
+        h_neg_prev = _time_major(hs[:-1], ctx.reverse)                                        # hs holds -h
+        dw = _dweight(dgates.view(T * B, G), h_neg_prev.reshape(T * B, H), ctx.fast).neg_()  # eq-bptt-dW
         return dgates, dw, dh, dc, None, None
 
 
@@ -350,7 +423,7 @@ class _FusedGRU(torch.autograd.Function):
                 torch.mul(FH[t], dht.unsqueeze(1), out=DGH4[t])
                 dh = torch.addmm(torch.addcmul(dh * NM[t], dht, Z[t]), DGH[t], w_hh)
         dxw = (fac_i * dhs.unsqueeze(2)).reshape(T, B, G)
-        dw = dgh.reshape(T * B, G).t().mm(h_prev.reshape(T * B, H))
+        dw = _dweight(dgh.reshape(T * B, G), h_prev.reshape(T * B, H), _fast(dgh, w_hh))      # eq-bptt-dW
         db = dgh.sum(dim=(0, 1)) if ctx.needs_input_grad[2] else None
         return dxw, dw, db, dh, None, None
 
