@@ -103,8 +103,9 @@ def test_step_gemm_choice_is_measured_once_per_shape_and_only_where_onednn_appli
     if not fused._onednn_works():
         pytest.skip("this torch has no usable oneDNN product")
     choice = fused._step_onednn(4, w, w)
-    assert fused._STEP_CHOICE == {(4, 12, 3): choice}
-    fused._STEP_CHOICE[(4, 12, 3)] = not choice                          # a cached decision is reused
+    key = (4, 12, 3, torch.get_num_threads())
+    assert fused._STEP_CHOICE == {key: choice}
+    fused._STEP_CHOICE[key] = not choice                                 # a cached decision is reused
     assert fused._step_onednn(4, w, w) is (not choice)
     monkeypatch.setattr(fused, "STEP_GEMM", "mm")
     assert fused._step_onednn(4, w, w) is False

@@ -90,7 +90,7 @@ def _dweight(dy, x, fast):
 
 
 STEP_GEMM = "auto"       # the per-step products of the LSTM: "auto" (measured, below), "onednn" or "mm"
-_STEP_CHOICE = {}        # (batch, hidden, gates) -> use oneDNN?  decided once per process
+_STEP_CHOICE = {}        # (batch, gates, hidden, threads) -> use oneDNN?  decided once per process
 
 
 def _time_best(fn, reps):
@@ -108,15 +108,16 @@ def _step_onednn(B, w, like):
 
     Which library is faster for these small products depends on the CPU (on one AMD EPYC
     oneDNN's AVX-512 kernels were twice as fast as MKL's; on another MKL won by a third), so,
-    like ``torch.backends.cudnn.benchmark``, the first LSTM of a given shape times both, once
-    per process (a few milliseconds), and oneDNN is kept only if it is at least 10% faster.
+    like ``torch.backends.cudnn.benchmark``, the first LSTM of a given shape (and thread count)
+    times both, once per process (a few milliseconds), and oneDNN is kept only if it is at least
+    10% faster.
     ``STEP_GEMM = "onednn"`` or ``"mm"`` skips the measurement.
     """
     if not _fast(like, w):
         return False
     if STEP_GEMM != "auto":
         return STEP_GEMM == "onednn"
-    key = (B, *w.shape)
+    key = (B, *w.shape, torch.get_num_threads())
     if key not in _STEP_CHOICE:
         g = torch.Generator().manual_seed(0)
         G, H = w.shape
