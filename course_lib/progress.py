@@ -2,8 +2,10 @@
 
 In a live notebook this is tqdm's widget bar (``tqdm.auto``). While the static book is being built
 (``COURSE_STATIC_BOOK=1``, set by ``make book``) a widget would pull require.js and the widget manager
-from a CDN into an offline book and could not update anyway, so the plain text bar is used instead,
-updating rarely: the page shows one tidy final line per loop, not a wall of log lines.
+from a CDN into an offline book and could not update anyway, and a text bar's intermediate states
+stay on the page as stale lines (a page that shows "0/12" under a finished cell), so there a bar
+prints nothing while it runs and, if it is a ``leave=True`` bar (tqdm's default), one final line
+when it closes (how many steps, how long); a ``leave=False`` bar prints nothing at all.
 """
 from __future__ import annotations
 
@@ -11,15 +13,39 @@ __all__ = ["tqdm"]
 
 
 def tqdm(*args, **kwargs):
-    """``tqdm.auto.tqdm`` in a live kernel or terminal; a quiet text bar in the static book."""
+    """``tqdm.auto.tqdm`` in a live kernel or terminal; in the static book, at most its final line."""
     from .viz.widgets import static_book
 
     if static_book():
-        from tqdm.std import tqdm as text_tqdm
-
-        kwargs.setdefault("mininterval", 60.0)
-        kwargs.setdefault("ascii", True)
-        return text_tqdm(*args, **kwargs)
+        if kwargs.get("leave", True) is False:
+            kwargs["disable"] = True
+        return _final_line_bar()(*args, **kwargs)
     from tqdm.auto import tqdm as auto_tqdm
 
     return auto_tqdm(*args, **kwargs)
+
+
+_FINAL_LINE_BAR = None
+
+
+def _final_line_bar():
+    """The text bar class of the static book (made on first use: importing tqdm costs time)."""
+    global _FINAL_LINE_BAR
+    if _FINAL_LINE_BAR is None:
+        from tqdm.std import tqdm as text_tqdm
+
+        class FinalLineBar(text_tqdm):
+            """A text bar that shows nothing until it closes, then (``leave=True``) its final state."""
+
+            def __init__(self, *args, **kwargs):
+                kwargs["delay"] = float("inf")   # tqdm displays nothing before start + delay
+                kwargs.setdefault("ascii", True)
+                super().__init__(*args, **kwargs)
+
+            def close(self):
+                if not getattr(self, "disable", True):
+                    self.delay = 0               # ... and on closing, only what has been displayed
+                super().close()
+
+        _FINAL_LINE_BAR = FinalLineBar
+    return _FINAL_LINE_BAR

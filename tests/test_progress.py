@@ -8,7 +8,27 @@ from course_lib.viz import widgets
 def test_static_book_uses_the_text_bar(monkeypatch):
     monkeypatch.setenv(widgets.STATIC_ENV, "1")
     bar = progress.tqdm(range(3), disable=True)
-    assert type(bar) is tqdm.std.tqdm
+    import tqdm.notebook
+
+    assert isinstance(bar, tqdm.std.tqdm) and not isinstance(bar, tqdm.notebook.tqdm)   # text, not a widget
+
+
+def test_static_book_bar_prints_only_its_final_line(monkeypatch):
+    """No stale "0/12" lines on a page: nothing while running, one line at the end (leave=True),
+    nothing at all for a leave=False bar."""
+    import io
+
+    monkeypatch.setenv(widgets.STATIC_ENV, "1")
+    out = io.StringIO()
+    for _ in progress.tqdm(range(12), desc="runs", file=out, mininterval=0, miniters=1):
+        assert out.getvalue() == ""
+    text = out.getvalue()
+    assert text.count("\n") == 1 and "\r" not in text.strip("\r"), repr(text)
+    assert "runs: 100%" in text and "12/12" in text, repr(text)
+    out = io.StringIO()
+    with progress.tqdm(total=5, file=out, leave=False, mininterval=0) as bar:
+        bar.update(5)
+    assert out.getvalue() == ""
 
 
 def test_live_uses_tqdm_auto(monkeypatch):

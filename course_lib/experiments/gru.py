@@ -350,7 +350,7 @@ def side_by_side(tasks=("adding", "copy", "char LM"), kinds=("rnn", "gru", "lstm
         for kind in kw.pop("kinds", kinds):
             plan.append((task, _kind(kind), kw))
     out = {task: [] for task in tasks}
-    with tqdm(plan, desc="runs", disable=not progress, leave=False) as bar:
+    with tqdm(plan, desc="runs", disable=not progress) as bar:
         for task, kind, kw in bar:
             bar.set_postfix_str(f"{task}: {kind}")
             out[task].append(RUNNERS[task](kind, seed=seed, device=device, **kw))

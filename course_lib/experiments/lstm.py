@@ -456,6 +456,6 @@ def adding_sweep(Ts, kinds=KINDS, seeds=(0,), progress=True, **kwargs):
 
     runs = [(k, _positive_int(T, "T"), s) for T in Ts for k in kinds for s in seeds]
     results = {}
-    for kind, T, seed in tqdm(runs, desc="adding problem", disable=not progress, leave=False):
+    for kind, T, seed in tqdm(runs, desc="adding problem", disable=not progress):
         results[kind, T, seed] = train_adding(kind, T, seed=seed, **kwargs)
     return results
