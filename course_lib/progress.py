@@ -42,6 +42,9 @@ def _final_line_bar():
                 kwargs.setdefault("ascii", True)
                 super().__init__(*args, **kwargs)
 
+            def refresh(self, *args, **kwargs):
+                """Nothing while running (``set_postfix`` and ``set_description`` refresh directly)."""
+
             def close(self):
                 if not getattr(self, "disable", True):
                     self.delay = 0               # ... and on closing, only what has been displayed

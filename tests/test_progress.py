@@ -20,7 +20,10 @@ def test_static_book_bar_prints_only_its_final_line(monkeypatch):
 
     monkeypatch.setenv(widgets.STATIC_ENV, "1")
     out = io.StringIO()
-    for _ in progress.tqdm(range(12), desc="runs", file=out, mininterval=0, miniters=1):
+    bar = progress.tqdm(range(12), desc="runs", file=out, mininterval=0, miniters=1)
+    for i in bar:
+        bar.set_postfix_str(f"step {i}")          # refreshes a normal bar at once
+        bar.set_description("runs")
         assert out.getvalue() == ""
     text = out.getvalue()
     assert text.count("\n") == 1 and "\r" not in text.strip("\r"), repr(text)
