@@ -245,8 +245,9 @@ class _FusedLSTM(torch.autograd.Function):
     """LSTM over one direction of one layer (eqs. `eq-lstm-gates`..`eq-lstm-h`), see the module docstring.
 
     A forward step costs one matrix product and six element-wise operations on (batch, hidden)
-    tensors (a direct transcription of the equations needs eleven). Three exact rewrites make that
-    possible (each changes no value, only how it is stored):
+    tensors (a direct transcription of the equations needs eleven). Three rewrites of the algebra
+    make that possible (the scalings by 2 and -1 are exact in floating point; the cell update sums
+    its terms in another order, so results agree with ``torch.nn`` to rounding error):
 
     - the ``g`` rows of ``W_hh`` and ``g`` columns of ``xw`` are doubled, so one ``sigmoid`` over
       the four gates gives ``i, f, s_g = sigmoid(2 a_g), o``, and ``g = tanh(a_g) = 2 s_g - 1``;
@@ -255,8 +256,8 @@ class _FusedLSTM(torch.autograd.Function):
     - the hidden state is kept negated, ``hs = -h``, so ``-h = o - 2 o sigmoid(cs)`` is one
       ``addcmul``; the step's product uses ``-W_hh`` to compensate.
 
-    (Scaling by 2 or -1 is exact in floating point. On a CPU, ATen's ``tanh`` kernel is several
-    times slower than its ``sigmoid``, and each avoided operation saves a few microseconds per step.)
+    (On a CPU, ATen's ``tanh`` kernel is several times slower than its ``sigmoid``, and each avoided
+    operation saves a few microseconds per step.)
     """
 
     @staticmethod
