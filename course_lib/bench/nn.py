@@ -12,9 +12,9 @@ Printed as times and ratios, on the CPU and on CUDA when present. On the CPU, th
 printed for one thread and for torch's default thread count (when that is more than one): the
 element-wise operations of a time step in ``course_lib.nn`` are too small for ATen to split
 across threads, while torch's oneDNN LSTM spreads each whole step over all threads, so the
-ratio depends on the thread count and both are shown. Timings are interleaved repeats; the table gives the best (least
-disturbed) time and the ratio of best times, with the ratio of medians beside it; nothing is
-asserted (shared machines are noisy). Options: ``--quick`` (tiny sizes, a smoke test),
+ratio depends on the thread count and both are shown. Timings are interleaved repeats; the
+table gives the best (least disturbed) time and the ratio of best times, with the ratio of
+medians beside it; nothing is asserted (shared machines are noisy). Options: ``--quick`` (tiny sizes, a smoke test),
 ``--device cpu|cuda``, ``--repeats N``, ``--threads N`` (repeatable; replaces the default
 thread counts).
 """

@@ -34,8 +34,6 @@ Tests check these against the readable loop and against ``torch.nn`` (values and
 """
 from __future__ import annotations
 
-import time
-
 import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
@@ -93,15 +91,6 @@ STEP_GEMM = "auto"       # the per-step products of the LSTM: "auto" (measured, 
 _STEP_CHOICE = {}        # (batch, gates, hidden, threads) -> use oneDNN?  decided once per process
 
 
-def _time_best(fn, reps):
-    best = float("inf")
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
 def _step_onednn(B, w, like):
     """Run an LSTM's per-step products (``(B, H) @ (H, 4H)`` forward, ``(B, 4H) @ (4H, H)``
     backward) in oneDNN rather than ``torch.mm``?
@@ -133,12 +122,11 @@ def _step_onednn(B, w, like):
         def mm():
             torch.addmm(x, h, wt)
             torch.addmm(dx, dg, w)
-        with torch.no_grad():
-            t_onednn, t_mm = float("inf"), float("inf")
-            for _ in range(3):           # interleaved rounds: a burst of noise cannot decide alone
-                t_onednn = min(t_onednn, _time_best(onednn, 5))
-                t_mm = min(t_mm, _time_best(mm, 5))
-        _STEP_CHOICE[key] = t_onednn < 0.9 * t_mm
+        from course_lib.bench.nn import time_interleaved
+
+        with torch.no_grad():            # interleaved: a burst of noise cannot decide alone; best of 15
+            t = time_interleaved({"onednn": onednn, "mm": mm}, torch.device("cpu"), repeats=15, stat=min)
+        _STEP_CHOICE[key] = t["onednn"] < 0.9 * t["mm"]
     return _STEP_CHOICE[key]
 
 
