@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import functools
 
+from .core.book import static_book
+
 __all__ = ["tqdm"]
 
 
 def tqdm(*args, **kwargs):
     """``tqdm.auto.tqdm`` in a live kernel or terminal; in the static book, at most its final line."""
-    from .viz.widgets import static_book
-
     if static_book():
         if kwargs.get("leave", True) is False:
             kwargs["disable"] = True

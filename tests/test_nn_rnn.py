@@ -12,7 +12,7 @@ KINDS = ["RNN", "LSTM", "GRU"]
 def make_pair(kind, device, dtype, mode, seed=0, **kw):
     torch.manual_seed(seed)
     ref = getattr(torch.nn, kind)(5, 7, batch_first=True, device=device, dtype=dtype, **kw)
-    ours = getattr(cnn, kind)(5, 7, batch_first=True, device=device, dtype=dtype, mode=mode, **kw)
+    ours = getattr(cnn, kind)(5, 7, batch_first=True, device=device, dtype=dtype, impl=mode, **kw)
     ours.load_state_dict(ref.state_dict())
     return ref, ours
 
@@ -71,7 +71,7 @@ def test_matches_torch(kind, mode, use_lengths, layers, bidirectional, dtype, de
 @pytest.mark.parametrize("kind", KINDS)
 def test_loop_and_fused_agree_without_state_or_bias(kind, device):
     _, fused = make_pair(kind, device, torch.float64, "fused", num_layers=2, bias=False)
-    loop = getattr(cnn, kind)(5, 7, num_layers=2, bias=False, batch_first=True, mode="loop",
+    loop = getattr(cnn, kind)(5, 7, num_layers=2, bias=False, batch_first=True, impl="loop",
                               device=device, dtype=torch.float64)
     loop.load_state_dict(fused.state_dict())
     assert not any("bias" in n for n in fused.state_dict())
@@ -119,8 +119,9 @@ def test_dropout_between_layers(mode, device):
     torch.manual_seed(4)
     b = ours(x)[0]
     assert not torch.allclose(a, b)                     # train: dropout is really applied
-    single = getattr(cnn, "LSTM")(5, 7, num_layers=1, dropout=0.5, batch_first=True, device=device,
-                                  dtype=torch.float64).train()
+    with pytest.warns(UserWarning, match="non-zero dropout expects num_layers greater than 1"):   # as torch
+        single = getattr(cnn, "LSTM")(5, 7, num_layers=1, dropout=0.5, batch_first=True, device=device,
+                                      dtype=torch.float64).train()
     torch.testing.assert_close(single(x)[0], single(x)[0])   # like torch: no dropout after the last layer
 
 
@@ -138,7 +139,7 @@ def test_lengths_semantics_reverse_starts_at_own_end():
 
 def test_fused_is_default_and_gradcheck():
     m = cnn.LSTM(2, 3, batch_first=True, dtype=torch.float64)
-    assert m.mode == "fused"
+    assert m.impl == "fused" and m.mode == "LSTM"       # torch's meaning of .mode is kept
     x = torch.randn(2, 4, 2, dtype=torch.float64, requires_grad=True)
     h0 = torch.randn(1, 2, 3, dtype=torch.float64, requires_grad=True)
     c0 = torch.randn(1, 2, 3, dtype=torch.float64, requires_grad=True)
@@ -149,16 +150,18 @@ def test_fused_is_default_and_gradcheck():
 # ------------------------------------------------------------------ errors
 def test_errors_name_expected_and_given():
     m = cnn.LSTM(16, 8, batch_first=True)
-    with pytest.raises(ValueError, match=r"x must be \(batch, time, 16\).*got \(32, 16\)"):
-        m(torch.randn(32, 16))
-    with pytest.raises(ValueError, match=r"x must be \(batch, time, 16\).*got \(2, 5, 15\)"):
+    with pytest.raises(ValueError, match=r"input must be \(batch, time, 16\).*got \(32, 2, 4, 16\)"):
+        m(torch.randn(32, 2, 4, 16))
+    with pytest.raises(ValueError, match=r"input must be \(batch, time, 16\).*got \(2, 5, 15\)"):
         m(torch.randn(2, 5, 15))
-    with pytest.raises(TypeError, match=r"dtype torch.float32; got torch.float64"):
+    with pytest.raises(TypeError, match=r"input dtype \(torch.float64\) does not match weight dtype \(torch.float32\)"):
         m(torch.randn(2, 5, 16, dtype=torch.float64))
-    with pytest.raises(TypeError, match="must be a torch.Tensor; got list"):
+    with pytest.raises(TypeError, match="must be a torch.Tensor or a PackedSequence; got list"):
         m([[1.0] * 16])
     with pytest.raises(ValueError, match=r"h0 must be .* = \(1, 2, 8\); got \(2, 2, 8\)"):
         m(torch.randn(2, 5, 16), (torch.zeros(2, 2, 8), torch.zeros(2, 2, 8)))
+    with pytest.raises(ValueError, match=r"unbatched 2-D input, h0 must be .* = \(1, 8\); got \(1, 1, 8\)"):
+        m(torch.randn(5, 16), (torch.zeros(1, 1, 8), torch.zeros(1, 8)))
     with pytest.raises(TypeError, match=r"tuple \(h0, c0\)"):
         m(torch.randn(2, 5, 16), torch.zeros(1, 2, 8))
     with pytest.raises(ValueError, match=r"lengths must lie in \[1, 5\].*max 6"):
@@ -167,14 +170,35 @@ def test_errors_name_expected_and_given():
         m(torch.randn(2, 5, 16), lengths=[1, 2, 3])
     with pytest.raises(TypeError, match="lengths must be integers"):
         m(torch.randn(2, 5, 16), lengths=torch.tensor([1.0, 2.0]))
-    with pytest.raises(ValueError, match="mode must be one of"):
-        cnn.GRU(3, 4, mode="fast")
-    with pytest.raises(ValueError, match="nonlinearity must be 'tanh' or 'relu'; got 'sigmoid'"):
+    with pytest.raises(ValueError, match="sequence length to be larger than 0"):
+        m(torch.randn(2, 0, 16))
+    with pytest.raises(ValueError, match="impl must be one of"):
+        cnn.GRU(3, 4, impl="fast")
+    with pytest.raises(TypeError, match=r"mode= is torch's layer type .* impl='fused' or impl='loop'"):
+        cnn.GRU(3, 4, mode="loop")
+    with pytest.raises(ValueError, match="Unknown nonlinearity 'sigmoid'"):
         cnn.RNN(3, 4, nonlinearity="sigmoid")
-    with pytest.raises(ValueError, match="hidden_size must be a positive int; got 0"):
+    with pytest.raises(ValueError, match="hidden_size must be greater than zero; got 0"):
         cnn.RNN(3, 0)
     with pytest.raises(ValueError, match=r"\(time, batch, 16\) \(batch_first=False\)"):
         cnn.RNN(16, 4)(torch.randn(5, 2, 3))
+
+
+def test_shape_errors_are_also_runtime_errors_like_torch():
+    """torch raises RuntimeError for a wrong shape: code written for torch.nn catches ours too."""
+    m = cnn.GRU(4, 3)
+    for bad in (lambda: m(torch.randn(5, 2, 7)), lambda: m(torch.randn(5, 2, 4), torch.zeros(1, 3, 3))):
+        with pytest.raises(RuntimeError):
+            bad()
+        with pytest.raises(ValueError):
+            bad()
+
+
+@pytest.mark.parametrize("flag", ["bias", "batch_first", "bidirectional"])
+@pytest.mark.parametrize("value", [0, 1, "False", None])
+def test_flags_are_not_read_by_truthiness(flag, value):
+    with pytest.raises(TypeError, match=f"{flag} should be of type bool, got: {type(value).__name__}"):
+        cnn.LSTM(3, 4, **{flag: value})
 
 
 def test_device_mismatch_error():

@@ -1,6 +1,6 @@
 """``python -m course_lib.bench nn``: course_lib.nn against torch.nn, measured in one run.
 
-1. forward + backward time of ``course_lib.nn.LSTM`` / ``GRU`` (``mode="fused"`` and ``"loop"``)
+1. forward + backward time of ``course_lib.nn.LSTM`` / ``GRU`` (``impl="fused"`` and ``"loop"``)
    against ``torch.nn.LSTM`` / ``GRU`` (cuDNN on a GPU, oneDNN/ATen on a CPU):
    batch 32, time 100, input = hidden = 128, float32. On a CPU the fused path is also timed with
    its matrix products on ``torch.mm`` instead of oneDNN (``fused.USE_ONEDNN = False``), column
@@ -26,10 +26,7 @@ import time
 
 import torch
 
-
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+from ..core.timing import sync as _sync, time_interleaved  # noqa: F401 (re-exported)
 
 
 def _fwd_bwd(module, x):
@@ -37,23 +34,6 @@ def _fwd_bwd(module, x):
         out = module(x)[0]
         out.sum().backward()
     return run
-
-
-def time_interleaved(fns, device, repeats=10, warmup=2, stat=statistics.median):
-    """``stat`` (median by default) of the seconds of each callable in ``fns`` (a dict),
-    run in interleaved rounds; ``stat=None`` returns every time."""
-    for f in fns.values():
-        for _ in range(warmup):
-            f()
-    times = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, f in fns.items():
-            _sync(device)
-            t = time.perf_counter()
-            f()
-            _sync(device)
-            times[k].append(time.perf_counter() - t)
-    return times if stat is None else {k: stat(v) for k, v in times.items()}
 
 
 def _torch_mm(run):
@@ -77,8 +57,8 @@ def bench_rnns(device, batch=32, T=100, size=128, repeats=10):
     for kind in ("LSTM", "GRU"):
         torch.manual_seed(0)
         ref = getattr(torch.nn, kind)(size, size, batch_first=True).to(device)
-        fused = getattr(cnn, kind)(size, size, batch_first=True, mode="fused").to(device)
-        loop = getattr(cnn, kind)(size, size, batch_first=True, mode="loop").to(device)
+        fused = getattr(cnn, kind)(size, size, batch_first=True, impl="fused").to(device)
+        loop = getattr(cnn, kind)(size, size, batch_first=True, impl="loop").to(device)
         fused.load_state_dict(ref.state_dict())
         loop.load_state_dict(ref.state_dict())
         x = torch.randn(batch, T, size, device=device, requires_grad=True)

@@ -14,8 +14,5 @@ from .echo import delayed_echo
 from .corpus import PLAYS, StreamBatches, Vocab, load_corpus, stream_batches, train_val_split
 from .series import mackey_glass, make_windows, noisy_sine, sunspots
 from .tasks import adding_problem, copy_memory, copy_memory_baseline, frequency_classification, future_tagging
-
-try:
-    from .elman import *  # noqa: F401,F403
-except ImportError:
-    pass
+from . import elman
+from .elman import *  # noqa: F403 -- elman.__all__: the temporal XOR and letter-sequence generators

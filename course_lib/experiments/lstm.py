@@ -145,9 +145,9 @@ def compare_implementations(batch=3, T=7, input_size=4, hidden_size=5, seed=0) -
     want = {"out": out, "h_n": h_n, "c_n": c_n, "dL/dx": grads["x"], "dL/dh0": grads["h0"], "dL/dc0": grads["c0"]}
     want.update({f"dL/d{name}": grads[name] for name in m.params})
 
-    candidates = {"course_lib.nn (fused)": cnn.LSTM(input_size, hidden_size, batch_first=True, mode="fused",
+    candidates = {"course_lib.nn (fused)": cnn.LSTM(input_size, hidden_size, batch_first=True, impl="fused",
                                                     dtype=torch.float64),
-                  "course_lib.nn (loop)": cnn.LSTM(input_size, hidden_size, batch_first=True, mode="loop",
+                  "course_lib.nn (loop)": cnn.LSTM(input_size, hidden_size, batch_first=True, impl="loop",
                                                    dtype=torch.float64),
                   "torch.nn.LSTM": reference}
     errors = {name: {} for name in want}

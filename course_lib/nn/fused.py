@@ -36,7 +36,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch.autograd.function import once_differentiable
+
+from ..core.timing import time_interleaved
+from . import cells
 
 # ------------------------------------------------------------------ matrix products
 USE_ONEDNN = True        # set to False to use torch.mm everywhere (tests compare both)
@@ -87,25 +89,29 @@ def _dweight(dy, x, fast):
     return dy.t().mm(x)
 
 
-STEP_GEMM = "auto"       # the per-step products of the LSTM: "auto" (measured, below), "onednn" or "mm"
-_STEP_CHOICE = {}        # (batch, gates, hidden, threads) -> use oneDNN?  decided once per process
+STEP_GEMM = "mm"         # the LSTM's per-step products: "mm" (default), "onednn", or "auto" (measured, below)
+_STEP_CHOICE = {}        # (batch, gates, hidden, threads) -> use oneDNN?  decided once per process for "auto"
 
 
 def _step_onednn(B, w, like):
     """Run an LSTM's per-step products (``(B, H) @ (H, 4H)`` forward, ``(B, 4H) @ (4H, H)``
     backward) in oneDNN rather than ``torch.mm``?
 
-    Which library is faster for these small products depends on the CPU (on one AMD EPYC
-    oneDNN's AVX-512 kernels were twice as fast as MKL's; on another MKL won by a third), so,
-    like ``torch.backends.cudnn.benchmark``, the first LSTM of a given shape (and thread count)
-    times both, once per process (a few milliseconds), and oneDNN is kept only if it is at least
-    10% faster.
-    ``STEP_GEMM = "onednn"`` or ``"mm"`` skips the measurement.
+    By default (``STEP_GEMM = "mm"``) never: one fixed code path, so float32 results do not depend on
+    which library won a timing race on this machine, and ``course_lib.seed`` makes a run reproducible
+    bit for bit. ``STEP_GEMM = "onednn"`` always uses oneDNN (for products big enough, see
+    :func:`_fast`). ``STEP_GEMM = "auto"`` is the opt-in autotuner, like ``torch.backends.cudnn.benchmark``:
+    which library is faster for these small products depends on the CPU (on one AMD EPYC oneDNN's
+    AVX-512 kernels were twice as fast as MKL's; on another MKL won by a third), so the first LSTM of a
+    given shape (and thread count) times both, once per process (a few milliseconds), and keeps oneDNN
+    only if it is at least 10% faster; results may then differ in the last bits between machines and runs.
     """
-    if not _fast(like, w):
+    if STEP_GEMM not in ("mm", "onednn", "auto"):
+        raise ValueError(f"fused.STEP_GEMM must be 'mm', 'onednn' or 'auto'; got {STEP_GEMM!r}")
+    if not _fast(like, w) or STEP_GEMM == "mm":
         return False
-    if STEP_GEMM != "auto":
-        return STEP_GEMM == "onednn"
+    if STEP_GEMM == "onednn":
+        return True
     key = (B, *w.shape, torch.get_num_threads())
     if key not in _STEP_CHOICE:
         g = torch.Generator().manual_seed(0)
@@ -122,12 +128,45 @@ def _step_onednn(B, w, like):
         def mm():
             torch.addmm(x, h, wt)
             torch.addmm(dx, dg, w)
-        from course_lib.bench.nn import time_interleaved
 
         with torch.no_grad():            # interleaved: a burst of noise cannot decide alone; best of 15
             t = time_interleaved({"onednn": onednn, "mm": mm}, torch.device("cpu"), repeats=15, stat=min)
         _STEP_CHOICE[key] = t["onednn"] < 0.9 * t["mm"]
     return _STEP_CHOICE[key]
+
+
+def _loop_backward(ctx, kind, inputs, grads_out, mask, reverse):
+    """The backward pass that autograd can differentiate again (double backward).
+
+    Runs when a backward pass itself is recorded (``create_graph=True``: a gradient penalty,
+    ``torch.autograd.gradgradcheck``, Hessian-vector products). The recurrence is recomputed with
+    the readable loop (:func:`course_lib.nn.cells.run_loop`) from the saved inputs, which still carry
+    their own graph, and differentiated by autograd with ``create_graph=True``: the result is a graph
+    from the inputs and the incoming gradients to the input gradients, so a second backward through it
+    is exact (it is the loop's). The hand-written backward below stays the fast path for everything else.
+
+    ``inputs`` are the differentiable arguments of the Function in ``apply`` order (``None`` allowed);
+    returns one gradient per ``apply`` argument (``None`` for the rest).
+    """
+    need = ctx.needs_input_grad
+    if kind == "GRU":
+        xw, w_hh, b_hh, h0 = inputs
+        c0 = None
+    elif kind == "LSTM":
+        xw, w_hh, h0, c0 = inputs
+        b_hh = None
+    else:
+        xw, w_hh, h0 = inputs
+        b_hh = c0 = None
+    with torch.enable_grad():
+        outs = cells.run_loop(kind, xw, w_hh, b_hh, h0, c0, mask, reverse)
+    wanted = [i for i, t in enumerate(inputs) if t is not None and need[i] and t.requires_grad]
+    grads = torch.autograd.grad(outs, [inputs[i] for i in wanted], grads_out, create_graph=True,
+                                allow_unused=True) if wanted else ()
+    result = [None] * len(need)
+    for i, g in zip(wanted, grads):
+        result[i] = torch.zeros_like(inputs[i]) if g is None else g
+    return tuple(result)
 
 
 class _Linear(torch.autograd.Function):
@@ -140,10 +179,14 @@ class _Linear(torch.autograd.Function):
         return y.view(*x.shape[:-1], w.shape[0])
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, dy):
         x2, w = ctx.saved_tensors
         dy2 = dy.reshape(-1, dy.shape[-1])
+        if torch.is_grad_enabled():     # double backward: the same products in differentiable ops
+            dx = dy2.mm(w).view(*dy.shape[:-1], w.shape[1]) if ctx.needs_input_grad[0] else None
+            dw = dy2.t().mm(x2) if ctx.needs_input_grad[1] else None
+            db = dy2.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
+            return dx, dw, db
         dx = _mm_t(dy2, w.t(), True).view(*dy.shape[:-1], w.shape[1]) if ctx.needs_input_grad[0] else None
         dw = _dweight(dy2, x2, True) if ctx.needs_input_grad[1] else None
         db = dy2.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
@@ -201,14 +244,16 @@ class _FusedRNN(torch.autograd.Function):
         out = _time_major(hs[1:], reverse)
         if mask is not None:
             out = out * mask
-        ctx.save_for_backward(hs, w_hh, mask)
+        ctx.save_for_backward(hs, w_hh, mask, xw, h0)
         ctx.reverse, ctx.relu = reverse, relu
         return out.contiguous() if reverse or mask is not None else out.clone(), h.clone()
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, dout, dh_n):
-        hs, w_hh, mask = ctx.saved_tensors
+        hs, w_hh, mask, xw, h0 = ctx.saved_tensors
+        if torch.is_grad_enabled():
+            return _loop_backward(ctx, "RNN_RELU" if ctx.relu else "RNN_TANH", (xw, w_hh, h0), (dout, dh_n),
+                                  mask, ctx.reverse)
         T, B, H = dout.shape
         h_time = _time_major(hs[1:], ctx.reverse)
         deriv = (h_time > 0).to(h_time.dtype) if ctx.relu else 1 - h_time * h_time
@@ -283,14 +328,15 @@ class _FusedLSTM(torch.autograd.Function):
                 h = torch.lerp(h, hn, M[t], out=HS[k + 1])
         out = _time_major(hs[1:], reverse)
         out = torch.neg(out) if mask is None else torch.mul(out, mask).neg_()
-        ctx.save_for_backward(acts, hs, cs, scs, w_hh, mask)
+        ctx.save_for_backward(acts, hs, cs, scs, w_hh, mask, xw, h0, c0)
         ctx.reverse, ctx.fast, ctx.step_onednn = reverse, fast, step_onednn
         return out, torch.neg(h), c * 0.5
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, dout, dh_n, dc_n):
-        acts, hs, cs, scs, w_hh, mask = ctx.saved_tensors
+        acts, hs, cs, scs, w_hh, mask, xw, h0, c0 = ctx.saved_tensors
+        if torch.is_grad_enabled():
+            return _loop_backward(ctx, "LSTM", (xw, w_hh, h0, c0), (dout, dh_n, dc_n), mask, ctx.reverse)
         T, B, G = acts.shape
         H = G // 4
         i, f, sg, o = acts.split(H, dim=2)
@@ -376,14 +422,15 @@ class _FusedGRU(torch.autograd.Function):
         out = _time_major(hs[1:], reverse)
         if mask is not None:
             out = out * mask
-        ctx.save_for_backward(acts, ghs, hs, w_hh, mask)
+        ctx.save_for_backward(acts, ghs, hs, w_hh, mask, xw, b_hh, h0)
         ctx.reverse = reverse
         return (out.contiguous() if reverse or mask is not None else out.clone()), h.clone()
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, dout, dh_n):
-        acts, ghs, hs, w_hh, mask = ctx.saved_tensors
+        acts, ghs, hs, w_hh, mask, xw, b_hh, h0 = ctx.saved_tensors
+        if torch.is_grad_enabled():
+            return _loop_backward(ctx, "GRU", (xw, w_hh, b_hh, h0), (dout, dh_n), mask, ctx.reverse)
         T, B, G = acts.shape
         H = G // 3
         h_prev = _time_major(hs[:-1], ctx.reverse)

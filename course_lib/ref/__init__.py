@@ -49,11 +49,10 @@ from .functional import (
 from .layers import GRU, LSTM, RNN
 from .truncated import truncated_bptt, truncation_windows
 
-try: from .hopfield import Hopfield
-except ImportError: pass
+from .hopfield import Hopfield
 
 __all__ = [
-    "RNN", "LSTM", "GRU",
+    "RNN", "LSTM", "GRU", "Hopfield",
     "rnn_cell_forward", "rnn_cell_backward", "lstm_cell_forward", "lstm_cell_backward",
     "gru_cell_forward", "gru_cell_backward",
     "rnn_step_forward", "rnn_step_backward", "lstm_step_forward", "lstm_step_backward",

@@ -8,17 +8,11 @@ drawn by the same update callback, stands beside it in the chapter.
 """
 from __future__ import annotations
 
-import os
+from ..core.book import STATIC_ENV, static_book
 
 __all__ = ["STATIC_ENV", "static_book", "show_widget"]
 
-STATIC_ENV = "COURSE_STATIC_BOOK"
 NOTE = "Interactive demo: open this chapter in Colab (rocket icon above) or Jupyter to move the sliders."
-
-
-def static_book() -> bool:
-    """True while the book is being built (no live kernel for the reader)."""
-    return os.environ.get(STATIC_ENV, "") not in ("", "0")
 
 
 def show_widget(widget, *args, note: str = NOTE, **kwargs):
