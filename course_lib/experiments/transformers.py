@@ -51,13 +51,13 @@ class LSTMModel(torch.nn.Module):
     ``forward(x)``: ``(batch, time, input_size)`` -> ``(batch, time, output_size)``.
     ``step(x_t, state)``: ``x_t`` ``(batch, input_size)``, ``state`` ``None`` or ``(h, c)`` each
     ``(1, batch, hidden)``; returns ``(y_t (batch, output_size), new state)``: O(1) work and memory per step.
-    ``mode`` is passed to the LSTM (``"loop"`` lets autograd see every step, see :func:`sequential_depth`).
+    ``impl`` is passed to the LSTM (``"loop"`` lets autograd see every step, see :func:`sequential_depth`).
     """
 
-    def __init__(self, input_size, hidden_size, output_size=1, mode="fused"):
+    def __init__(self, input_size, hidden_size, output_size=1, impl="fused"):
         super().__init__()
         self.input_size = input_size
-        self.rnn = cnn.LSTM(input_size, hidden_size, batch_first=True, mode=mode)
+        self.rnn = cnn.LSTM(input_size, hidden_size, batch_first=True, impl=impl)
         self.out = torch.nn.Linear(hidden_size, output_size)
 
     def forward(self, x):

@@ -1,8 +1,8 @@
 """PyTorch modules that run on CPU or GPU: the course's own twins of ``torch.nn`` layers.
 
 - :class:`RNN`, :class:`LSTM`, :class:`GRU` (:mod:`.rnn`): torch's constructor arguments and
-  state_dict keys, an extra ``lengths=`` keyword, ``mode="fused"`` (hand-written backward,
-  :mod:`.fused`) or ``mode="loop"`` (the readable time loop over :mod:`.cells`).
+  state_dict keys, an extra ``lengths=`` keyword, ``impl="fused"`` (hand-written backward,
+  :mod:`.fused`) or ``impl="loop"`` (the readable time loop over :mod:`.cells`).
 - :class:`MinGRU`, :class:`MinLSTM` (:mod:`.mingru`): Feng et al. 2024, sequential or parallel scan.
 - :func:`scaled_dot_product_attention`, :class:`MultiheadSelfAttention`, :class:`KVCache` (:mod:`.attention`).
 - :class:`TransformerEncoderLayer`, :class:`TransformerEncoder`,

@@ -1,4 +1,4 @@
-"""Whole-sequence recurrences with a hand-written backward pass (``mode="fused"``).
+"""Whole-sequence recurrences with a hand-written backward pass (``impl="fused"``).
 
 Why: a plain Python loop over :mod:`course_lib.nn.cells` lets autograd record ~10 small
 operations per time step and replay them backwards; on a CPU that bookkeeping, not the
