@@ -56,7 +56,7 @@ def test_two_sided_xor_rule():
             past = int(x[b, t - 2]) if t >= 2 else 0
             future = int(x[b, t + 2]) if t + 2 < 9 else 0
             assert int(y[b, t]) == past ^ future
-    with pytest.raises(ValueError, match="reach must be an int >= 1"):
+    with pytest.raises(ValueError, match="reach must be a positive int"):
         bx.two_sided_xor(3, reach=0)
 
 

@@ -1,8 +1,8 @@
-"""``python -m course_lib.bench {ref,nn}``: dispatch to the benchmark suites."""
+"""``python -m course_lib.bench {ref,nn,gpu}``: dispatch to the benchmark suites."""
 import importlib
 import sys
 
-SUITES = {"ref": "course_lib.bench.ref", "nn": "course_lib.bench.nn"}
+SUITES = {"ref": "course_lib.bench.ref", "nn": "course_lib.bench.nn", "gpu": "course_lib.bench.gpu"}
 
 
 def main(argv=None):

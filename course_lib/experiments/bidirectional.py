@@ -31,6 +31,7 @@ from ..data.corpus import stream_batches
 from ..data.tasks import future_tagging
 from ..train import History, fit
 from .gru import SequenceModel, charlm_data, count_parameters
+from ..core.checks import count as _positive_int
 
 __all__ = [
     "IGNORE", "MODES", "forward_only_cap", "padded_future_tagging", "two_sided_xor", "TagRun",
@@ -41,11 +42,6 @@ __all__ = [
 IGNORE = -100                     # label of padded steps (F.cross_entropy's ignore_index)
 MODES = ("forward", "delayed", "bidirectional")
 
-
-def _positive_int(value, name, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
-    return int(value)
 
 
 def _device_of(model):

@@ -32,6 +32,7 @@ from .. import ref
 from ..data.corpus import Vocab, load_corpus, stream_batches, train_val_split
 from ..data.tasks import adding_problem, copy_memory, copy_memory_baseline
 from ..train import History, fit
+from ..core.checks import count as _positive_int
 
 __all__ = [
     "KINDS", "GATES", "cho_gru_step", "ChoGRU", "recurrent_parameters", "model_parameters", "count_parameters",
@@ -49,11 +50,6 @@ def _kind(kind):
         raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
     return kind
 
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int; got {value!r}")
-    return int(value)
 
 
 # ----------------------------------------------------------------------------- the paper's GRU

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import nn as cnn
-from ..bench.nn import time_interleaved
+from ..core.timing import time_interleaved
 from ..data import adding_problem
 from ..train import fit
 
