@@ -29,6 +29,10 @@ common_modules = pytest.importorskip("torch.testing._internal.common_modules",
                                      reason="torch's test helpers need the expecttest package")
 from torch.testing._internal.common_modules import ModuleErrorEnum, module_db  # noqa: E402
 
+# Importing torch's test helpers calls torch.backends.disable_global_flags() (torch's own suite sets cuDNN
+# flags only inside flags() blocks); undo it, or course_lib.seed() in later tests of this worker would fail.
+torch.backends.flags_frozen.__globals__["__allow_nonbracketed_mutation_flag"] = True
+
 TOL = {torch.float32: 1e-5, torch.float64: 1e-10}
 TORCH = {"RNN": torch.nn.RNN, "GRU": torch.nn.GRU, "LSTM": torch.nn.LSTM}
 IMPLS = ["fused", "loop"]
