@@ -20,7 +20,7 @@ from .series import mackey_glass, make_windows, noisy_sine, sunspots
 from .tasks import adding_problem, copy_memory, copy_memory_baseline, frequency_classification, future_tagging
 from .tokenize import BPE, char_tokens, word_tokens
 from .vocab import BOS, EOS, PAD, SPECIALS, UNK, TokenVocab, length_mask, pad_batch
-from .sentiment import bag_of_words_ceiling, sentiment_sentences
+from .sentiment import KINDS as SENTIMENT_KINDS, bag_of_words_ceiling, sentiment_sentences
 from .dates import date_pairs, date_words
 from . import elman
 from .elman import *  # noqa: F403 -- elman.__all__: the temporal XOR and letter-sequence generators

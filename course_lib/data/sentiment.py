@@ -137,3 +137,4 @@ def bag_of_words_ceiling(p_but=0.6, p_not=0.3):
     out["bag cannot decide"] = float(split[False][0] / split[False][1])
     out["share the bag cannot decide"] = float(split[False][1] / total.sum())
     return out
+
