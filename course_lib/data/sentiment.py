@@ -121,7 +121,8 @@ def bag_of_words_ceiling(p_but=0.6, p_not=0.3):
     Enumerates every sentence of the grammar with its probability, groups them by bag (the multiset of their
     words) and sums, over bags, the probability of the bag's more probable label. Returns a dict with the
     ceiling ``"overall"``, on each kind of :data:`KINDS`, on the sentences whose bag decides the label
-    (``"bag decides"``, 1.0 by definition) and on the others (``"bag cannot decide"``).
+    (``"bag decides"``, 1.0 by definition) and on the others (``"bag cannot decide"``), and the probability
+    of the latter (``"share the bag cannot decide"``). A kind the settings never produce gets ``nan``.
     """
     p_but, p_not = _probability(p_but, "p_but"), _probability(p_not, "p_not")
     correct, total = np.zeros(len(KINDS)), np.zeros(len(KINDS))
@@ -132,9 +133,10 @@ def bag_of_words_ceiling(p_but=0.6, p_not=0.3):
         correct += per_kind[best]
         split[bool(mass.min() == 0)] += (mass[best], mass.sum())
     out = {"overall": float(correct.sum() / total.sum())}
-    out.update({k: float(c / t) for k, c, t in zip(KINDS, correct, total)})
-    out["bag decides"] = float(split[True][0] / split[True][1])
-    out["bag cannot decide"] = float(split[False][0] / split[False][1])
+    ratio = lambda c, t: float(c / t) if t > 0 else float("nan")   # noqa: E731 - a kind that cannot occur: nan
+    out.update({k: ratio(c, t) for k, c, t in zip(KINDS, correct, total)})
+    out["bag decides"] = ratio(*split[True])
+    out["bag cannot decide"] = ratio(*split[False])
     out["share the bag cannot decide"] = float(split[False][1] / total.sum())
     return out
 
