@@ -6,7 +6,8 @@
 - :func:`decode`: greedy or beam-search translations of a list of pairs, with exact match and log-probability.
 - :func:`accuracy_by_length`: exact-match accuracy in bins of source length (the shape of Bahdanau et al.'s
   figure 2).
-- :func:`position_accuracy`: per-position token accuracy with teacher forcing and free running (exposure bias).
+- :func:`exposure_bias`: token accuracy with teacher forcing and free running, per position and after the first
+  mistake.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ import torch.nn.functional as F
 from ..data.vocab import TokenVocab, pad_batch
 from ..nn.beam import beam_search, greedy_decode
 
-__all__ = ["Translation", "masked_loss", "Decodings", "decode", "accuracy_by_length", "position_accuracy"]
+__all__ = ["Translation", "masked_loss", "Decodings", "decode", "accuracy_by_length", "ExposureBias",
+           "exposure_bias"]
 
 
 class Translation:
@@ -101,13 +103,36 @@ def accuracy_by_length(decodings, edges):
     return out
 
 
+@dataclass
+class ExposureBias:
+    """What :func:`exposure_bias` measures on a set of pairs. Per target position (``<eos>`` included):
+    ``teacher`` and ``free`` token accuracy (P,), ``counts`` (P,) the pairs long enough to have that position.
+    After each pair's first free-running mistake: ``after_error_teacher`` and ``after_error_free``, the accuracy
+    of the later tokens when the decoder reads the true prefix and when it reads its own, over ``after_error_n``
+    tokens."""
+    teacher: np.ndarray
+    free: np.ndarray
+    counts: np.ndarray
+    after_error_teacher: float
+    after_error_free: float
+    after_error_n: int
+
+    @property
+    def teacher_accuracy(self):
+        return float((self.teacher * self.counts).sum() / self.counts.sum())
+
+    @property
+    def free_accuracy(self):
+        return float((self.free * self.counts).sum() / self.counts.sum())
+
+
 @torch.no_grad()
-def position_accuracy(model, task, pairs, max_pos=None):
-    """Token accuracy at each target position, ``(teacher_forced (P,), free_running (P,), counts (P,))``.
+def exposure_bias(model, task, pairs):
+    """Token accuracy with teacher forcing against free running (greedy), per position and after a first mistake.
 
     Teacher forced: the decoder reads the true previous tokens and its most probable token is compared with the
-    target. Free running (greedy): it reads its own previous outputs; position ``i`` of its output is compared with
-    position ``i`` of the target (a missing token counts as wrong). Positions run over the target plus ``<eos>``.
+    target. Free running: it reads its own previous outputs; position ``i`` of its output is compared with
+    position ``i`` of the target (a missing token counts as wrong). Returns :class:`ExposureBias`.
     """
     model.eval()
     device = next(model.parameters()).device
@@ -120,6 +145,11 @@ def position_accuracy(model, task, pairs, max_pos=None):
     free = torch.zeros_like(tgt_out)
     free[:, : d.tokens.shape[1]] = d.tokens[:, : tgt_out.shape[1]]
     fr = (free == tgt_out) & real
-    P = max_pos or tgt_out.shape[1]
-    counts = real.sum(0)[:P].cpu().numpy()
-    return ((tf.sum(0)[:P].cpu().numpy() / counts), (fr.sum(0)[:P].cpu().numpy() / counts), counts)
+    wrong = real & ~fr
+    first = torch.where(wrong.any(1), wrong.float().argmax(1), torch.full_like(lengths, tgt_out.shape[1]))
+    after = real & (torch.arange(tgt_out.shape[1], device=device)[None] > first[:, None])
+    n_after = int(after.sum())
+    counts = real.sum(0).cpu().numpy()
+    return ExposureBias(tf.sum(0).cpu().numpy() / counts, fr.sum(0).cpu().numpy() / counts, counts,
+                        float(tf[after].float().mean()) if n_after else float("nan"),
+                        float(fr[after].float().mean()) if n_after else float("nan"), n_after)
