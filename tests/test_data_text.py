@@ -42,7 +42,8 @@ def test_bpe_on_the_corpus_trades_vocabulary_for_length():
 
 def test_token_vocab_specials_order_and_unknowns():
     v = data.TokenVocab([["b", "a", "b"], ["c", "b", "a"]])
-    assert v.itos[:4] == ["<pad>", "<bos>", "<eos>", "<unk>"] and (v.pad_id, v.bos_id, v.eos_id, v.unk_id) == (0, 1, 2, 3)
+    assert v.itos[:4] == ["<pad>", "<bos>", "<eos>", "<unk>"]
+    assert (v.pad_id, v.bos_id, v.eos_id, v.unk_id) == (0, 1, 2, 3)
     assert v.itos[4:] == ["b", "a", "c"]                      # by frequency, ties alphabetical
     assert v.encode(["a", "zzz"], bos=True, eos=True) == [1, 5, 3, 2]
     assert v.decode([1, 5, 4, 2, 6, 0]) == ["a", "b"]          # stops at <eos>

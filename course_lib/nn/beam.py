@@ -53,7 +53,8 @@ def _check(bos, eos, max_len):
 
 @torch.no_grad()
 def greedy_decode(step, state, batch_size, bos, eos, max_len=50, pad=0):
-    """Free-running decoding: feed back the most probable token until ``eos`` or ``max_len``. Returns :class:`Decoded`."""
+    """Free-running decoding: feed back the most probable token until ``eos`` or ``max_len``.
+    Returns :class:`Decoded`."""
     max_len = _check(bos, eos, max_len)
     batch_size = positive_int(batch_size, "batch_size")
     tokens = torch.full((batch_size,), bos, dtype=torch.int64, device=_device(state))

@@ -162,7 +162,8 @@ class Seq2Seq(nn.Module):
     # ----------------------------------------------------------------------------------------------- pieces
     def _check_ids(self, ids, name, embed):
         if not isinstance(ids, torch.Tensor) or ids.dtype != torch.int64 or ids.dim() != 2:
-            got = f"{ids.dtype} tensor of shape {tuple(ids.shape)}" if isinstance(ids, torch.Tensor) else type(ids).__name__
+            got = (f"{ids.dtype} tensor of shape {tuple(ids.shape)}" if isinstance(ids, torch.Tensor)
+                   else type(ids).__name__)
             raise TypeError(f"{name} must be an int64 tensor (batch, time) of token ids; got {got}")
         if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= embed.num_embeddings):
             raise ValueError(f"{name} must hold ids in [0, {embed.num_embeddings}); got values in "

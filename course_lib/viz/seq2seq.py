@@ -23,7 +23,8 @@ def plot_attention(weights, src_tokens, out_tokens, ax=None, title="Attention we
 
 
 def plot_accuracy_by_length(tables, ax=None):
-    """``tables``: name -> list of ``(lo, hi, accuracy, n)`` (:func:`course_lib.experiments.seq2seq.accuracy_by_length`)."""
+    """Exact match against source length. ``tables``: name -> list of ``(lo, hi, accuracy, n)``, the rows of
+    :func:`course_lib.experiments.seq2seq.accuracy_by_length`."""
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 3.6))
     for (name, rows), marker in zip(tables.items(), "osd^v"):
