@@ -7,11 +7,15 @@
 - :func:`scaled_dot_product_attention`, :class:`MultiheadSelfAttention`, :class:`KVCache` (:mod:`.attention`).
 - :class:`TransformerEncoderLayer`, :class:`TransformerEncoder`,
   :func:`sinusoidal_positional_encoding` (:mod:`.transformer`).
+- :class:`Seq2Seq`, :class:`AdditiveAttention`, :class:`DotProductAttention` (:mod:`.seq2seq`): the GRU
+  encoder-decoder with Bahdanau or Luong attention; :func:`greedy_decode`, :func:`beam_search` (:mod:`.beam`).
 """
 from .attention import KVCache, MultiheadSelfAttention, causal_mask, scaled_dot_product_attention
 from .cells import gru_step, lstm_step, rnn_step
 from .mingru import MinGRU, MinLSTM, linear_recurrence_scan, linear_recurrence_sequential
 from .rnn import GRU, LSTM, RNN, RNNBase
+from .beam import Decoded, beam_search, greedy_decode, reorder_state, repeat_state
+from .seq2seq import AdditiveAttention, DotProductAttention, Seq2Seq
 from .transformer import TransformerEncoder, TransformerEncoderLayer, sinusoidal_positional_encoding
 
 __all__ = [
@@ -19,4 +23,6 @@ __all__ = [
     "MinGRU", "MinLSTM", "linear_recurrence_scan", "linear_recurrence_sequential",
     "scaled_dot_product_attention", "causal_mask", "MultiheadSelfAttention", "KVCache",
     "TransformerEncoderLayer", "TransformerEncoder", "sinusoidal_positional_encoding",
+    "Seq2Seq", "AdditiveAttention", "DotProductAttention",
+    "Decoded", "greedy_decode", "beam_search", "reorder_state", "repeat_state",
 ]

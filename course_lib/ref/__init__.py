@@ -8,6 +8,9 @@ Readable first, vectorised where it does not hurt reading; proven equal to ``tor
 - :mod:`.truncated`   ``truncated_bptt``: BPTT(k1, k2) of Williams & Peng (1990)
 - :mod:`.attention`   ``attention`` forward/backward, multi-head self-attention, positional encoding,
                       a pre-norm Transformer encoder block
+- :mod:`.seq2seq`     embedding, masked temporal softmax loss, additive (Bahdanau) and dot (Luong) attention,
+                      each forward and backward
+- :mod:`.beam`        greedy decoding and beam search with length normalisation, for any next-token model
 - :mod:`.functional`  stable ``sigmoid``, ``softmax``, ``log_softmax``, ``cross_entropy``, ``clip_grad_norm``
 - :mod:`.check`       ``numeric_gradient``, ``grad_check``
 - :mod:`.validate`    the shared input checks behind the error messages
@@ -36,6 +39,7 @@ from .cells import (
     rnn_step_backward,
     rnn_step_forward,
 )
+from .beam import beam_search, greedy_decode, normalised_score
 from .check import grad_check, numeric_gradient, relative_error
 from .functional import (
     clip_grad_norm,
@@ -47,6 +51,15 @@ from .functional import (
     softmax,
 )
 from .layers import GRU, LSTM, RNN
+from .seq2seq import (
+    additive_attention_backward,
+    additive_attention_forward,
+    dot_attention_backward,
+    dot_attention_forward,
+    embedding_backward,
+    embedding_forward,
+    temporal_softmax_loss,
+)
 from .truncated import truncated_bptt, truncation_windows
 
 from .hopfield import Hopfield
@@ -63,6 +76,9 @@ __all__ = [
     "sigmoid", "softmax", "log_softmax", "cross_entropy", "cross_entropy_backward", "global_norm",
     "clip_grad_norm",
     "numeric_gradient", "relative_error", "grad_check",
+    "embedding_forward", "embedding_backward", "temporal_softmax_loss",
+    "additive_attention_forward", "additive_attention_backward", "dot_attention_forward", "dot_attention_backward",
+    "beam_search", "greedy_decode", "normalised_score",
 ]
 if "Hopfield" in globals():
     __all__.append("Hopfield")

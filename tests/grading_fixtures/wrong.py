@@ -386,6 +386,115 @@ def scan_wrong_combine(a, b, h0):
     return A * h0[:, None] + B
 
 
+# --------------------------------------------------------------------------- 09_seq2seq_attention
+def embedding_wrong_axis(ids, W):
+    """Looks up columns instead of rows."""
+    return np.moveaxis(W[:, ids % W.shape[1]], 0, -1)
+
+
+def embedding_off_by_one(ids, W):
+    return W[(ids + 1) % W.shape[0]]
+
+
+def embedding_backward_overwrites(d_out, ids, vocab_size):
+    """dW[ids] += d_out: a repeated id keeps only one of its gradients."""
+    dW = np.zeros((vocab_size, d_out.shape[-1]))
+    dW[ids.reshape(-1)] += d_out.reshape(-1, d_out.shape[-1])
+    return dW
+
+
+def embedding_backward_transposed(d_out, ids, vocab_size):
+    dW = np.zeros((vocab_size, d_out.shape[-1]))
+    np.add.at(dW, ids.reshape(-1), d_out.reshape(-1, d_out.shape[-1]))
+    return dW.T
+
+
+def _tsl(logits, targets, mask, use_mask=True, per_batch=False, mask_grad=True, stable=True):
+    z = logits - logits.max(axis=-1, keepdims=True) if stable else logits
+    with np.errstate(all="ignore"):
+        logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    m = mask if use_mask else np.ones_like(mask)
+    count = logits.shape[0] if per_batch else m.sum()
+    nll = -np.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]
+    d = np.exp(logp)
+    np.put_along_axis(d, targets[..., None], np.take_along_axis(d, targets[..., None], axis=-1) - 1, axis=-1)
+    d = d * (m[..., None] if mask_grad else 1.0) / count
+    return float((nll * m).sum() / count), d
+
+
+def loss_mask_ignored(logits, targets, mask):
+    return _tsl(logits, targets, mask, use_mask=False)
+
+
+def loss_divides_by_batch(logits, targets, mask):
+    """The mean over sequences (CS231n's convention), not over real tokens."""
+    return _tsl(logits, targets, mask, per_batch=True)
+
+
+def loss_gradient_not_masked(logits, targets, mask):
+    return _tsl(logits, targets, mask, mask_grad=False)
+
+
+def loss_overflows(logits, targets, mask):
+    return _tsl(logits, targets, mask, stable=False)
+
+
+def _additive(query, keys, W_q, W_k, v, mask=None, axis=-1, use_mask=True, tanh=True):
+    pre = (query @ W_q.T)[:, None, :] + keys @ W_k.T
+    scores = (np.tanh(pre) if tanh else pre) @ v
+    if mask is not None and use_mask:
+        scores = np.where(mask, scores, -np.inf)
+    scores = scores - scores.max(axis=axis, keepdims=True)
+    w = np.exp(scores)
+    w = w / w.sum(axis=axis, keepdims=True)
+    return np.einsum("bs,bsd->bd", w, keys), w
+
+
+def additive_softmax_over_batch(query, keys, W_q, W_k, v, mask=None):
+    return _additive(query, keys, W_q, W_k, v, mask, axis=0)
+
+
+def additive_mask_ignored(query, keys, W_q, W_k, v, mask=None):
+    return _additive(query, keys, W_q, W_k, v, mask, use_mask=False)
+
+
+def additive_no_tanh(query, keys, W_q, W_k, v, mask=None):
+    return _additive(query, keys, W_q, W_k, v, mask, tanh=False)
+
+
+def _beam(step, bos, eos, beam_width, max_len, alpha, normalise=True, eos_stops=True):
+    live, finished = [((bos,), 0.0)], []
+    for _ in range(max_len):
+        candidates = []
+        for prefix, score in live:
+            logp = step(prefix)
+            candidates += [(prefix + (tok,), score + float(logp[tok])) for tok in range(len(logp))]
+        candidates = sorted(candidates, key=lambda c: -c[1])[:beam_width]
+        if eos_stops:
+            live = [c for c in candidates if c[0][-1] != eos]
+            finished += [c for c in candidates if c[0][-1] == eos]
+        else:
+            live = candidates
+        if not live:
+            break
+    pool = finished + live
+    best = max(pool, key=lambda c: c[1] / (len(c[0]) - 1) ** (alpha if normalise else 0.0))
+    return best[0][1:], best[1]
+
+
+def beam_no_length_normalisation(step, bos, eos, beam_width, max_len, alpha):
+    return _beam(step, bos, eos, beam_width, max_len, alpha, normalise=False)
+
+
+def beam_eos_does_not_stop(step, bos, eos, beam_width, max_len, alpha):
+    """Hypotheses ending in <eos> stay in the beam and are extended further."""
+    return _beam(step, bos, eos, beam_width, max_len, alpha, eos_stops=False)
+
+
+def beam_is_greedy(step, bos, eos, beam_width, max_len, alpha):
+    return _beam(step, bos, eos, 1, max_len, alpha)
+
+
 # --------------------------------------------------------------------------- the catalogue
 WRONG = {
     "rnn_cell_forward": [
@@ -470,5 +579,29 @@ WRONG = {
         ("a loop over time", scan_is_a_loop, "Python steps"),
         ("divides by products of a", scan_divides_by_products, "NaN or inf"),
         ("composition in the wrong order", scan_wrong_combine, "wrong values"),
+    ],
+    "embedding_forward": [
+        ("columns instead of rows", embedding_wrong_axis, "wrong"),
+        ("ids off by one", embedding_off_by_one, "wrong values"),
+    ],
+    "embedding_backward": [
+        ("dW[ids] += d_out (repeats overwrite)", embedding_backward_overwrites, "with repeated ids: wrong gradient"),
+        ("transposed", embedding_backward_transposed, "wrong shape"),
+    ],
+    "temporal_softmax_loss": [
+        ("mask ignored", loss_mask_ignored, "average over the real tokens only"),
+        ("divides by the batch, not the tokens", loss_divides_by_batch, "wrong value"),
+        ("gradient not masked", loss_gradient_not_masked, "d_logits (batch, time, vocab) (with padding"),
+        ("no max subtracted", loss_overflows, "subtract each row's maximum"),
+    ],
+    "additive_attention": [
+        ("softmax over the batch", additive_softmax_over_batch, "wrong values"),
+        ("mask ignored", additive_mask_ignored, "exactly 0 where the mask is False"),
+        ("tanh forgotten", additive_no_tanh, "wrong values"),
+    ],
+    "beam_search": [
+        ("no length normalisation", beam_no_length_normalisation, "alpha=1.0"),
+        ("<eos> does not stop a beam", beam_eos_does_not_stop, "a different sequence"),
+        ("always greedy", beam_is_greedy, "a different sequence"),
     ],
 }

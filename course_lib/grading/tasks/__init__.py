@@ -15,6 +15,7 @@ MODULES = (
     "ch06_gru",
     "ch07_bidirectional_deep",
     "ch08_applications",
+    "ch09_seq2seq_attention",
     "ch09_transformers",
     "ch10_modern_rnns",
 )
