@@ -31,8 +31,8 @@ EXERCISES = ROOT / "exercises"
 STUDENT = EXERCISES / "student"
 SOURCES = sorted(EXERCISES.glob("*.ipynb"))
 CHAPTERS = ["01_sequences", "02_hopfield_elman", "03_bptt", "04_gradients", "05_lstm", "06_gru",
-            "07_bidirectional_deep", "08_applications", "09_seq2seq_attention", "09_transformers",
-            "10_modern_rnns"]
+            "07_bidirectional_deep", "08_applications", "09_seq2seq_attention", "10_transformers",
+            "11_modern_rnns"]
 CHECK_CALL = re.compile(r'check\("(\w+)",\s*(\w+)\)')
 
 

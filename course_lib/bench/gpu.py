@@ -4,7 +4,7 @@
    forward + backward, batch 64, time 100, input = hidden = 512, float32;
 2. ``MinGRU`` forward + backward, sequential loop against the parallel scan, T = 256 ... 4096
    (batch 8, hidden 512);
-3. the wall time of one chapter notebook executed on the GPU (default ``book/10_modern_rnns.ipynb``).
+3. the wall time of one chapter notebook executed on the GPU (default ``book/11_modern_rnns.ipynb``).
 
 Times and ratios are printed, never asserted. Options: ``--repeats N``, ``--notebook PATH`` (``""`` skips 3).
 """
@@ -36,7 +36,7 @@ def chapter_seconds(path, timeout=600):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m course_lib.bench gpu", description=__doc__.split("\n")[0])
     p.add_argument("--repeats", type=int, default=10)
-    p.add_argument("--notebook", default="book/10_modern_rnns.ipynb")
+    p.add_argument("--notebook", default="book/11_modern_rnns.ipynb")
     args = p.parse_args(argv)
     if args.repeats < 1:
         p.error(f"--repeats must be at least 1; got {args.repeats}")

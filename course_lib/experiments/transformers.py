@@ -1,4 +1,4 @@
-"""Chapter 09 experiments: an LSTM and a Transformer of similar size on the same task, and what each costs.
+"""Chapter 10 experiments: an LSTM and a Transformer of similar size on the same task, and what each costs.
 
 Both models map ``x`` ``(batch, time, input_size)`` to one output per step ``(batch, time, output_size)``,
 causally (step ``t`` sees steps ``<= t`` only), and both can run one new step at a time:

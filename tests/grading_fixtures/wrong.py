@@ -305,7 +305,7 @@ def sample_global_random_state(logits, temperature, rng):
     return _sample(logits, temperature, np.random.default_rng())
 
 
-# --------------------------------------------------------------------------- 09_transformers
+# --------------------------------------------------------------------------- 10_transformers
 def _attention(q, k, v, mask=None, scale="sqrt", use_mask=True, axis=-1, stable=True):
     d = q.shape[-1]
     divisor = {"sqrt": np.sqrt(d), "none": 1.0, "d": float(d)}[scale]
@@ -335,7 +335,7 @@ def attention_softmax_over_queries(q, k, v, mask=None):
     return _attention(q, k, v, mask, axis=-2)
 
 
-# --------------------------------------------------------------------------- 10_modern_rnns
+# --------------------------------------------------------------------------- 11_modern_rnns
 def _loop(a, b, h0):
     h, out = h0, np.empty_like(b)
     for t in range(b.shape[1]):

@@ -16,8 +16,8 @@ MODULES = (
     "ch07_bidirectional_deep",
     "ch08_applications",
     "ch09_seq2seq_attention",
-    "ch09_transformers",
-    "ch10_modern_rnns",
+    "ch10_transformers",
+    "ch11_modern_rnns",
 )
 
 for _name in MODULES:

@@ -1,4 +1,4 @@
-"""Tasks of ``exercises/10_modern_rnns.ipynb``: the linear recurrence h_t = a_t * h_{t-1} + b_t,
+"""Tasks of ``exercises/11_modern_rnns.ipynb``: the linear recurrence h_t = a_t * h_{t-1} + b_t,
 as a loop and as a parallel scan (book eq. eq-linear-recurrence).
 
 The reference is ``course_lib.nn.mingru.linear_recurrence_sequential`` (the loop minGRU is checked
@@ -18,7 +18,7 @@ from ..compare import Mismatch, call_learner, expect_array
 from ..registry import Task, Test
 from .common import check_callable, normal, sizes
 
-NOTEBOOK = "10_modern_rnns"
+NOTEBOOK = "11_modern_rnns"
 _SKIP = tuple({os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                os.path.dirname(np.__file__), sys.prefix, sys.base_prefix})
 
