@@ -157,6 +157,12 @@ class _Notebooks:
         run = self.runs.setdefault(item.parent.nodeid, _Run())
         if report.failed or report.skipped:
             run.failed = True                       # incomplete outputs: not cached
+        if (report.failed and self.budget is not None and run.start is not None and "Timeout" in str(report.longrepr)
+                and time.monotonic() - run.start >= self.budget - 0.5):
+            report.longrepr = (f"{item.parent.nodeid} ran past its time budget of {self.budget:g} s (kernel start "
+                               f"and every cell; the course's rule is two minutes per chapter): stopped in "
+                               f"{item.name} after {time.monotonic() - run.start:.0f} s. `make test NB_TIMEOUT=...` "
+                               f"sets the budget.")
         elif call.when == "setup" and self.cache_dir and run.language_info is None:
             run.language_info = _language_info(item.parent) or {}   # while the kernel is alive
 
