@@ -57,7 +57,7 @@ def _solutions(stem: str) -> dict:
     namespace: dict = {}
     for source in code:
         if not CHECK_CALL.search(source):
-            exec(compile(source, f"{stem}.ipynb", "exec"), namespace)  # noqa: S102 - our own notebooks
+            exec(compile(source, f"{stem}.ipynb", "exec"), namespace)  # our own notebooks
     return {task: namespace[name] for source in code for task, name in CHECK_CALL.findall(source)}
 
 
@@ -371,7 +371,7 @@ def test_sources_score_full_marks_and_student_versions_zero(tmp_path):
         rows = list(csv.DictReader(fh))
     assert len(rows) == 2 * len(all_tasks())
     report = (tmp_path / "report" / "report.md").read_text()
-    assert f"| solutions | " in report and f"**{total}/{total}**" in report and f"**0/{total}**" in report
+    assert "| solutions | " in report and f"**{total}/{total}**" in report and f"**0/{total}**" in report
 
 
 def _three_submissions(folder: Path) -> None:

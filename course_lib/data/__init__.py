@@ -24,3 +24,12 @@ from .sentiment import KINDS as SENTIMENT_KINDS, bag_of_words_ceiling, sentiment
 from .dates import date_pairs, date_words
 from . import elman
 from .elman import *  # noqa: F403 -- elman.__all__: the temporal XOR and letter-sequence generators
+
+__all__ = [
+    "delayed_echo",
+    "PLAYS", "StreamBatches", "Vocab", "load_corpus", "stream_batches", "train_val_split",
+    "mackey_glass", "make_windows", "noisy_sine", "sunspots",
+    "adding_problem", "copy_memory", "copy_memory_baseline", "frequency_classification", "future_tagging",
+    "elman",
+    *elman.__all__,
+]

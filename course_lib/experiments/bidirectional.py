@@ -308,7 +308,7 @@ def dropout_lm_run(dropout, n_chars=12_000, val_fraction=0.2, num_layers=2, hidd
     V = len(vocab)
     torch.manual_seed(seed)
     model = SequenceModel("gru", V, hidden, V, one_hot=True, num_layers=num_layers, dropout=dropout)
-    chunks = lambda ids: next(iter(stream_batches(ids, len(ids) // (seq_len + 1), seq_len)))   # noqa: E731
+    chunks = lambda ids: next(iter(stream_batches(ids, len(ids) // (seq_len + 1), seq_len)))
     sets = {"val": chunks(val), "train": chunks(train[: len(val)])}
 
     def bits(m, xy):

@@ -308,7 +308,7 @@ def charlm_run(kind, budget=30_000, n_chars=200_000, seq_len=64, steps=250, batc
     torch.manual_seed(seed)
     model = SequenceModel(kind, V, hidden, V, per_step=True, one_hot=True)
     epoch = itertools.count()                                               # new cuts every epoch
-    data = lambda: stream_batches(train, batch, seq_len, seed=seed * 1000 + next(epoch))   # noqa: E731
+    data = lambda: stream_batches(train, batch, seq_len, seed=seed * 1000 + next(epoch))
     val_x, val_y = next(iter(stream_batches(val, len(val) // (seq_len + 1), seq_len)))
 
     def nats(m, x, y):

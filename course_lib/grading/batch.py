@@ -154,7 +154,7 @@ def run_notebook(path, timeout: float, executed=None, attempts: int = 2) -> Note
 
     try:
         nbformat.read(str(path), as_version=4)
-    except Exception as err:  # noqa: BLE001 - whatever is wrong with the file, it is the submission's fault
+    except Exception as err:  # whatever is wrong with the file, it is the submission's fault
         first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
         return NotebookRun("invalid", f"not a valid notebook ({type(err).__name__}: {first})")
     for _ in range(max(1, attempts)):

@@ -71,7 +71,7 @@ def main(argv=None) -> int:
 
     try:
         nb = nbformat.read(args.notebook, as_version=4)
-    except Exception as err:  # noqa: BLE001 - any unreadable file is an invalid submission
+    except Exception as err:  # any unreadable file is an invalid submission
         status.update(status="invalid", message=f"not a valid notebook ({type(err).__name__}: {err})")
         _write(args.status, status)
         return 3
@@ -109,14 +109,14 @@ def main(argv=None) -> int:
         status.update(status="kernel_died", message=f"the kernel died while running cell {current['cell']} "
                       "(os._exit, a crash, or out of memory)")
         code = 5
-    except Exception as err:  # noqa: BLE001 - reported, never fatal for the grader
+    except Exception as err:  # reported, never fatal for the grader
         status.update(status="error", message=f"could not run the notebook ({type(err).__name__}: "
                       f"{str(err).strip().splitlines()[0][:200] if str(err).strip() else ''})")
         code = 6
     if args.executed:
         try:
             nbformat.write(nb, args.executed)
-        except Exception:  # noqa: BLE001 - the executed copy is a convenience
+        except Exception:  # the executed copy is a convenience
             pass
     _write(args.status, status)
     return code

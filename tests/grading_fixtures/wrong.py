@@ -244,7 +244,7 @@ def gru_r_z_order_swapped(x, h, W_ih, W_hh, b_ih, b_hh):
 
 # --------------------------------------------------------------------------- 07_bidirectional_deep
 def _birnn(x, lengths, params, reverse_from_end=False, zero_padding=True, halves_swapped=False):
-    step = lambda x_t, h, W_ih, W_hh, b_ih, b_hh: np.tanh(x_t @ W_ih.T + b_ih + h @ W_hh.T + b_hh)  # noqa: E731
+    step = lambda x_t, h, W_ih, W_hh, b_ih, b_hh: np.tanh(x_t @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
     fwd = [params[k + "_l0"] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
     bwd = [params[k + "_l0_reverse"] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
     batch, time, _ = x.shape
