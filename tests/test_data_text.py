@@ -5,7 +5,6 @@ import re
 
 import numpy as np
 import pytest
-import torch
 
 from course_lib import data
 from course_lib.data import dates, sentiment

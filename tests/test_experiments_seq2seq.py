@@ -1,5 +1,4 @@
 """course_lib.experiments.seq2seq / .sentiment: batches, the masked loss, decoding, and the bag-of-words invariance."""
-import numpy as np
 import torch
 
 from course_lib import data, ref

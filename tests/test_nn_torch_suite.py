@@ -27,7 +27,7 @@ from course_lib import nn as cnn
 
 common_modules = pytest.importorskip("torch.testing._internal.common_modules",
                                      reason="torch's test helpers need the expecttest package")
-from torch.testing._internal.common_modules import ModuleErrorEnum, module_db  # noqa: E402
+from torch.testing._internal.common_modules import ModuleErrorEnum, module_db
 
 # Importing torch's test helpers calls torch.backends.disable_global_flags() (torch's own suite sets cuDNN
 # flags only inside flags() blocks); undo it, or course_lib.seed() in later tests of this worker would fail.
@@ -241,7 +241,7 @@ def test_RNN_vs_torch(config, impl):
     ref, ours = twins(kind, impl, input_size, hidden_size, num_layers, bias=bias, batch_first=batch_first,
                       bidirectional=bidirectional, dtype=torch.float64, **kw)
     gen = torch.Generator().manual_seed(3)
-    rand = lambda *s: torch.randn(*s, generator=gen, dtype=torch.float64).requires_grad_()  # noqa: E731
+    rand = lambda *s: torch.randn(*s, generator=gen, dtype=torch.float64).requires_grad_()
     x = rand(batch, T, input_size) if batch_first else rand(T, batch, input_size)
     inputs = [x]
     hx = None

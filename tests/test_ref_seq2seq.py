@@ -175,7 +175,7 @@ def test_dot_attention_backward_passes_the_gradient_check(shared):
     d_c = rng.normal(size=(2, 3, 4 if shared else 3))
     _, _, cache = ref.dot_attention_forward(q, k, v, mask)
     g = ref.dot_attention_backward(d_c, cache)
-    loss = lambda _: np.sum(ref.dot_attention_forward(q, k, v, mask)[0] * d_c)  # noqa: E731
+    loss = lambda _: np.sum(ref.dot_attention_forward(q, k, v, mask)[0] * d_c)
     assert ref.grad_check(loss, q, g["query"]) < 1e-7
     assert ref.grad_check(loss, k, g["keys"]) < 1e-7
     if not shared:

@@ -30,6 +30,10 @@ __all__ = [
     "PLAYS", "StreamBatches", "Vocab", "load_corpus", "stream_batches", "train_val_split",
     "mackey_glass", "make_windows", "noisy_sine", "sunspots",
     "adding_problem", "copy_memory", "copy_memory_baseline", "frequency_classification", "future_tagging",
+    "BPE", "char_tokens", "word_tokens",
+    "BOS", "EOS", "PAD", "SPECIALS", "UNK", "TokenVocab", "length_mask", "pad_batch",
+    "SENTIMENT_KINDS", "bag_of_words_ceiling", "sentiment_sentences",
+    "date_pairs", "date_words",
     "elman",
     *elman.__all__,
 ]

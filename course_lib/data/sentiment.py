@@ -20,7 +20,6 @@ the bag can reach (for each bag, predict its more probable label).
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from itertools import product
 
@@ -133,7 +132,7 @@ def bag_of_words_ceiling(p_but=0.6, p_not=0.3):
         correct += per_kind[best]
         split[bool(mass.min() == 0)] += (mass[best], mass.sum())
     out = {"overall": float(correct.sum() / total.sum())}
-    ratio = lambda c, t: float(c / t) if t > 0 else float("nan")   # noqa: E731 - a kind that cannot occur: nan
+    ratio = lambda c, t: float(c / t) if t > 0 else float("nan")
     out.update({k: ratio(c, t) for k, c, t in zip(KINDS, correct, total)})
     out["bag decides"] = ratio(*split[True])
     out["bag cannot decide"] = ratio(*split[False])
