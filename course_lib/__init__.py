@@ -1,6 +1,6 @@
 """course_lib: the shared library of "Recurrent Neural Networks, from Hopfield to Transformers".
 
-Submodules (one idea each, see docs/architecture.md):
+Submodules (one idea each, see DESIGN.md):
 
 - :mod:`course_lib.ref`     NumPy reference implementations with hand-written backward passes (BPTT).
 - :mod:`course_lib.nn`      PyTorch modules that run on CPU or GPU, twins of ``torch.nn``.
