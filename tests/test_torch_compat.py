@@ -40,7 +40,7 @@ def _torch_2_1_autocast_api(monkeypatch):
     monkeypatch.setattr(rnn, "torch", _Torch21())
 
 
-@pytest.mark.parametrize("kind,expected", [("LSTM", torch.bfloat16), ("GRU", torch.float32), ("RNN", torch.float32)])
+@pytest.mark.parametrize("kind,expected", [("LSTM", torch.bfloat16), ("GRU", torch.bfloat16), ("RNN", torch.bfloat16)])
 def test_autocast_dtype_without_the_torch_2_4_api(monkeypatch, kind, expected):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         new = rnn._autocast_dtype(kind, "cpu")
