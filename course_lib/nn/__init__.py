@@ -5,11 +5,15 @@
   :mod:`.fused`) or ``mode="loop"`` (the readable time loop over :mod:`.cells`).
 - :class:`MinGRU`, :class:`MinLSTM` (:mod:`.mingru`): Feng et al. 2024, sequential or parallel scan.
 - :func:`scaled_dot_product_attention`, :class:`MultiheadSelfAttention`, :class:`KVCache` (:mod:`.attention`).
+- :func:`linear_attention_parallel`, :func:`linear_attention_recurrent`, :class:`LinearSelfAttention`,
+  :class:`LinearAttentionState` (:mod:`.linear_attention`): causal linear attention, parallel or as an RNN.
 - :class:`TransformerEncoderLayer`, :class:`TransformerEncoder`,
   :func:`sinusoidal_positional_encoding` (:mod:`.transformer`).
 """
 from .attention import KVCache, MultiheadSelfAttention, causal_mask, scaled_dot_product_attention
 from .cells import gru_step, lstm_step, rnn_step
+from .linear_attention import (LinearAttentionState, LinearSelfAttention, linear_attention_parallel,
+                               linear_attention_recurrent)
 from .mingru import MinGRU, MinLSTM, linear_recurrence_scan, linear_recurrence_sequential
 from .rnn import GRU, LSTM, RNN, RNNBase
 from .transformer import TransformerEncoder, TransformerEncoderLayer, sinusoidal_positional_encoding
@@ -18,5 +22,6 @@ __all__ = [
     "RNN", "LSTM", "GRU", "RNNBase", "rnn_step", "lstm_step", "gru_step",
     "MinGRU", "MinLSTM", "linear_recurrence_scan", "linear_recurrence_sequential",
     "scaled_dot_product_attention", "causal_mask", "MultiheadSelfAttention", "KVCache",
+    "linear_attention_parallel", "linear_attention_recurrent", "LinearSelfAttention", "LinearAttentionState",
     "TransformerEncoderLayer", "TransformerEncoder", "sinusoidal_positional_encoding",
 ]

@@ -90,7 +90,8 @@ def lse_energy(patterns, state, beta):
     """The energy of book eq. `eq-mhn-energy` for ``state`` ``(..., N)``; returns ``(...)``."""
     z = beta * (state @ patterns.T)                                     # (..., P)
     m = np.max(z, axis=-1)
-    lse = (m + np.log(np.sum(np.exp(z - m[..., None]), axis=-1))) / beta
+    with np.errstate(under="ignore"):                                   # exp(-1000) = 0 is right
+        lse = (m + np.log(np.sum(np.exp(z - m[..., None]), axis=-1))) / beta
     big_m = np.max(np.linalg.norm(patterns, axis=-1))
     return -lse + 0.5 * np.sum(state * state, axis=-1) + np.log(len(patterns)) / beta + 0.5 * big_m ** 2
 
