@@ -9,3 +9,19 @@ STATIC_ENV = "COURSE_STATIC_BOOK"
 def static_book() -> bool:
     """True while the book is being built (no live kernel for the reader, so no widgets, no live bars)."""
     return os.environ.get(STATIC_ENV, "") not in ("", "0")
+
+
+def glue(name: str, value):
+    """Hand ``value`` to the prose as ``{glue:text}`name``` (myst-nb's ``glue``, not displayed in the cell).
+
+    Every number the text quotes from a run goes through here, so the text can never disagree with the run.
+    Where myst-nb is not installed (Colab, a plain Jupyter) it does nothing. Returns ``value``.
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"name must be an identifier-like string such as 'mhn_gap'; got {name!r}")
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return value
+    myst_glue(name, value, display=False)
+    return value
