@@ -11,19 +11,24 @@ def static_book() -> bool:
     return os.environ.get(STATIC_ENV, "") not in ("", "0")
 
 
-def glue(name: str, value, fmt: str = "{}") -> str:
-    """Record a measured number for the prose: ``{glue:text}`name``` in a markdown cell shows it.
+def glue(name: str, value, fmt: str | None = None):
+    """Hand ``value`` to the prose as ``{glue:text}`name``` (myst-nb's ``glue``, not displayed in the cell).
 
-    ``value`` is formatted with ``fmt`` (e.g. ``"{:,d}"``, ``"{:.2f}"``) and glued with myst-nb (silently, no
-    cell output), so the text quotes the run and cannot drift from it. Where myst-nb is not installed (Colab),
-    nothing is recorded. Returns the formatted text.
+    Every number the text quotes from a run goes through here, so the text can never disagree with the run.
+    NumPy scalars are glued as plain Python numbers (``52.5``, not ``np.float64(52.5)``), so that format specs
+    such as ``{glue:text}`name:.1f``` apply; with ``fmt`` (e.g. ``"{:,d}"``) the formatted text is glued instead.
+    Where myst-nb is not installed (Colab, a plain Jupyter) it does nothing. Returns ``None``, so a cell that
+    ends with ``glue(...)`` shows no output.
     """
     if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"glue name must be an identifier-like str; got {name!r}")
-    text = fmt.format(value)
+        raise ValueError(f"name must be an identifier-like string such as 'mhn_gap'; got {name!r}")
+    if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    if fmt is not None:
+        value = fmt.format(value)
     try:
-        from myst_nb import glue as _glue
-    except ImportError:          # Colab / plain Jupyter: the prose is not rendered by myst-nb there
-        return text
-    _glue(name, text, display=False)
-    return text
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return None
+    myst_glue(name, value, display=False)
+    return None

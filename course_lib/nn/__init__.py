@@ -5,6 +5,8 @@
   :mod:`.fused`) or ``impl="loop"`` (the readable time loop over :mod:`.cells`).
 - :class:`MinGRU`, :class:`MinLSTM` (:mod:`.mingru`): Feng et al. 2024, sequential or parallel scan.
 - :func:`scaled_dot_product_attention`, :class:`MultiheadSelfAttention`, :class:`KVCache` (:mod:`.attention`).
+- :func:`linear_attention_parallel`, :func:`linear_attention_recurrent`, :class:`LinearSelfAttention`,
+  :class:`LinearAttentionState` (:mod:`.linear_attention`): causal linear attention, parallel or as an RNN.
 - :class:`TransformerEncoderLayer`, :class:`TransformerEncoder`,
   :func:`sinusoidal_positional_encoding` (:mod:`.transformer`).
 - :class:`Seq2Seq`, :class:`AdditiveAttention`, :class:`DotProductAttention` (:mod:`.seq2seq`): the GRU
@@ -12,6 +14,8 @@
 """
 from .attention import KVCache, MultiheadSelfAttention, causal_mask, scaled_dot_product_attention
 from .cells import gru_step, lstm_step, rnn_step
+from .linear_attention import (LinearAttentionState, LinearSelfAttention, linear_attention_parallel,
+                               linear_attention_recurrent)
 from .mingru import MinGRU, MinLSTM, linear_recurrence_scan, linear_recurrence_sequential
 from .rnn import GRU, LSTM, RNN, RNNBase
 from .beam import Decoded, beam_search, greedy_decode, reorder_state, repeat_state
@@ -22,6 +26,7 @@ __all__ = [
     "RNN", "LSTM", "GRU", "RNNBase", "rnn_step", "lstm_step", "gru_step",
     "MinGRU", "MinLSTM", "linear_recurrence_scan", "linear_recurrence_sequential",
     "scaled_dot_product_attention", "causal_mask", "MultiheadSelfAttention", "KVCache",
+    "linear_attention_parallel", "linear_attention_recurrent", "LinearSelfAttention", "LinearAttentionState",
     "TransformerEncoderLayer", "TransformerEncoder", "sinusoidal_positional_encoding",
     "Seq2Seq", "AdditiveAttention", "DotProductAttention",
     "Decoded", "greedy_decode", "beam_search", "reorder_state", "repeat_state",

@@ -4,7 +4,8 @@
 answer to a question) and ``fragment`` a piece of text the check's failure reasons must contain, so the
 test also proves that the feedback names the right problem. The mistakes are the ones learners make:
 a bias or a nonlinearity forgotten, gates in the wrong order, a transpose, an off-by-one in time, a
-gradient not accumulated across steps, no clipping, the wrong scaling, synchronous Hopfield updates.
+gradient not accumulated across steps, no clipping, the wrong scaling, synchronous Hopfield updates, a modern
+Hopfield update that ignores beta, linear attention without its normaliser or with a non-causal state.
 """
 import numpy as np
 
@@ -493,6 +494,72 @@ def beam_eos_does_not_stop(step, bos, eos, beam_width, max_len, alpha):
 
 def beam_is_greedy(step, bos, eos, beam_width, max_len, alpha):
     return _beam(step, bos, eos, 1, max_len, alpha)
+# --------------------------------------------------------------------------- 02: the modern Hopfield update
+def _softmax(z, stable=True):
+    e = np.exp(z - z.max()) if stable else np.exp(z)
+    return e / e.sum()
+
+
+def modern_beta_ignored(patterns, state, beta):
+    return _softmax(patterns @ state) @ patterns
+
+
+def modern_no_max_subtracted(patterns, state, beta):
+    return _softmax(beta * (patterns @ state), stable=False) @ patterns
+
+
+def modern_returns_weights(patterns, state, beta):
+    return _softmax(beta * (patterns @ state))
+
+
+def modern_classical_sign(patterns, state, beta):
+    """The classical network's rule instead: sign of the Hebbian field."""
+    return np.sign(patterns.T @ (patterns @ state))
+
+
+# --------------------------------------------------------------------------- 10: linear attention as an RNN
+def _phi(x):
+    return np.where(x > 0, x + 1.0, np.exp(np.minimum(x, 0.0)))
+
+
+def _linattn(q, k, v, normalise=True, causal=True, read_before_write=False, feature_map=True):
+    f = _phi if feature_map else (lambda x: x)
+    batch, time, d = q.shape
+    fq_all, fk_all = f(q), f(k)
+    S_all = np.einsum("btd,bte->bde", fk_all, v)                 # the state after the whole sequence
+    z_all = fk_all.sum(axis=1)
+    S, z = np.zeros((batch, d, v.shape[-1])), np.zeros((batch, d))
+    out = np.empty((batch, time, v.shape[-1]))
+    for t in range(time):
+        fq, fk = fq_all[:, t], fk_all[:, t]
+        if read_before_write and t > 0:
+            S_read, z_read = S, z
+        S = S + fk[:, :, None] * v[:, t, None, :]
+        z = z + fk
+        if not (read_before_write and t > 0):
+            S_read, z_read = S, z
+        if not causal:
+            S_read, z_read = S_all, z_all
+        num = np.einsum("bd,bde->be", fq, S_read)
+        out[:, t] = num / np.sum(fq * z_read, axis=1, keepdims=True) if normalise else num
+    return out
+
+
+def linattn_no_normaliser(q, k, v):
+    return _linattn(q, k, v, normalise=False)
+
+
+def linattn_non_causal_state(q, k, v):
+    return _linattn(q, k, v, causal=False)
+
+
+def linattn_reads_before_writing(q, k, v):
+    """out_t from S_{t-1}: the current key/value is added only after the read-out."""
+    return _linattn(q, k, v, read_before_write=True)
+
+
+def linattn_no_feature_map(q, k, v):
+    return _linattn(q, k, v, feature_map=False)
 
 
 # --------------------------------------------------------------------------- the catalogue
@@ -521,6 +588,12 @@ WRONG = {
         ("a single sweep", recall_one_sweep, "not a fixed point"),
     ],
     "hopfield_capacity": [("the ratio instead of a count", 0.138, "too low"), ("N itself", 1000, "too high")],
+    "modern_hopfield_update": [
+        ("beta ignored", modern_beta_ignored, "(beta = 0.02): wrong values"),
+        ("no max subtracted", modern_no_max_subtracted, "NaN or inf"),
+        ("returns the weights", modern_returns_weights, "wrong shape"),
+        ("the classical sign rule", modern_classical_sign, "wrong values"),
+    ],
     "rnn_cell_backward": [
         ("tanh derivative missing", backward_no_tanh_derivative, "wrong gradient"),
         ("dW_hh transposed", backward_dW_hh_transposed, "dW_hh: wrong gradient"),
@@ -603,5 +676,10 @@ WRONG = {
         ("no length normalisation", beam_no_length_normalisation, "alpha=1.0"),
         ("<eos> does not stop a beam", beam_eos_does_not_stop, "a different sequence"),
         ("always greedy", beam_is_greedy, "a different sequence"),
+    "linear_attention_recurrent": [
+        ("normaliser missing", linattn_no_normaliser, "dividing phi(q_t)^T S_t by the normaliser"),
+        ("non-causal state", linattn_non_causal_state, "out_t changed when only inputs after t changed"),
+        ("reads S_{t-1} before adding step t", linattn_reads_before_writing, "against the parallel form): wrong values"),
+        ("no feature map", linattn_no_feature_map, "wrong values"),
     ],
 }
