@@ -676,6 +676,7 @@ WRONG = {
         ("no length normalisation", beam_no_length_normalisation, "alpha=1.0"),
         ("<eos> does not stop a beam", beam_eos_does_not_stop, "a different sequence"),
         ("always greedy", beam_is_greedy, "a different sequence"),
+    ],
     "linear_attention_recurrent": [
         ("normaliser missing", linattn_no_normaliser, "dividing phi(q_t)^T S_t by the normaliser"),
         ("non-causal state", linattn_non_causal_state, "out_t changed when only inputs after t changed"),
