@@ -43,12 +43,39 @@ def built_book():
     assert not warnings, "book build printed warnings:\n" + "\n".join(warnings)
     if os.environ.get("COURSE_EXPECT_CACHED_BOOK") == "1":
         # `make test` ran every chapter under nbval first and stored it: the build must not run one again
-        executed = sorted(set(re.findall(r"(book/[\w-]+)\.ipynb: Executing notebook", log)))
-        assert not executed, f"the book build executed {executed} again, though nbval had just run them"
-        cached = set(re.findall(r"(book/[\w-]+)\.ipynb: Using cached notebook", log))
-        unchanged = re.search(r"updating environment: .*\b0 added, 0 changed", log)   # Sphinx re-read nothing
-        assert cached or unchanged, "the build neither used the cache nor reused its environment:\n" + log[-3000:]
+        check_no_chapter_executed(log)
     return HTML
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def check_no_chapter_executed(log: str) -> None:
+    """The build executed no chapter: it took each from the cache, or Sphinx re-read nothing at all.
+
+    Sphinx colours its log (``updating environment: \\x1b[39;49;00m0 added``), so the colour codes go first.
+    """
+    log = ANSI.sub("", log)
+    executed = sorted(set(re.findall(r"(book/[\w-]+)\.ipynb: Executing notebook", log)))
+    assert not executed, f"the book build executed {executed} again, though nbval had just run them"
+    cached = set(re.findall(r"(book/[\w-]+)\.ipynb: Using cached notebook", log))
+    unchanged = re.search(r"updating environment: (\[[^\]]*\] )?0 added, 0 changed", log)   # Sphinx re-read nothing
+    assert cached or unchanged, "the build neither used the cache nor reused its environment:\n" + log[-3000:]
+
+
+@pytest.mark.parametrize("log, ok", [
+    ("\x1b[01mupdating environment: \x1b[39;49;00m0 added, 0 changed, 0 removed\n", True),   # a warm rebuild
+    ("updating environment: [new config] 12 added, 0 changed, 0 removed\n"
+     "/r/book/01_sequences.ipynb: Using cached notebook: ID=1 [mystnb]\n", True),
+    ("updating environment: 10 added, 0 changed, 0 removed\n", False),                      # neither
+    ("updating environment: 1 added, 0 changed\n/r/book/03_bptt.ipynb: Executing notebook using local CWD\n", False),
+])
+def test_the_no_second_execution_check_reads_sphinx_logs(log, ok):
+    if ok:
+        check_no_chapter_executed(log)
+    else:
+        with pytest.raises(AssertionError):
+            check_no_chapter_executed(log)
 
 
 def test_index_exists(built_book):
