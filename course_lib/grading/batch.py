@@ -411,6 +411,11 @@ def grade_notebook(sub: Submission, box: Sandbox, timeout: float):
             sessions.append(session)
             session.start()
             report = session.run_cells(good_cells, timeout)
+        elif any(isinstance(c, dict) and "the notebook's time ran out" in str(c.get("error", "")) for c in report.cells):
+            first = next(c for c in report.cells if "the notebook's time ran out" in str(c.get("error", "")))
+            where = f"cell {int(first.get('index', -1)) + 1} of {len(nb.cells)}"
+            status, message = "timeout", (f"the notebook did not finish within {timeout:g} s ({where} was still "
+                                          "running: an endless loop outside a check?)")
         executed = _executed_copy(nb, report.cells)
         restarts = 0
         for task in tasks:
@@ -465,19 +470,21 @@ def _reason(result) -> str:
 
 def score(student: str, notebook: str, run: NotebookRun) -> list[TaskScore]:
     """One :class:`TaskScore` per task of ``notebook``, with a reason for every point lost."""
+    from .report import clean
+
     graded = {task.name: (result, why) for task, result, why in run.results}
     scores = []
     for task in tasks_for(notebook):
         result, why = graded.get(task.name, (None, ""))
         if result is None:
             reason = why or run.message or "not graded"
-            scores.append(TaskScore(student, notebook, task.name, 0, task.max_points, reason))
+            scores.append(TaskScore(student, notebook, task.name, 0, task.max_points, clean(reason)))
             continue
         points = max(0, min(int(result.points), task.max_points))
         reason = _reason(result)
         if run.status != "ok":  # checked before the run stopped: the check counts, the stop is noted
             reason = "; ".join(r for r in (reason, f"checked before the run stopped ({run.message})") if r)
-        scores.append(TaskScore(student, notebook, task.name, points, task.max_points, reason))
+        scores.append(TaskScore(student, notebook, task.name, points, task.max_points, clean(reason)))
     return scores
 
 
