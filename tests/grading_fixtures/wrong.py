@@ -411,7 +411,7 @@ WRONG = {
         ("np.sign without ties", recall_np_sign, "only -1 and +1"),
         ("a single sweep", recall_one_sweep, "not a fixed point"),
     ],
-    "hopfield_capacity": [("the ratio instead of a count", 0.138, "too low"), ("N itself", 1000, "too high")],
+    "hopfield_capacity": [("the ratio instead of a count", 0.138, "is not accepted"), ("N itself", 1000, "is not accepted")],
     "rnn_cell_backward": [
         ("tanh derivative missing", backward_no_tanh_derivative, "wrong gradient"),
         ("dW_hh transposed", backward_dW_hh_transposed, "dW_hh: wrong gradient"),
@@ -429,7 +429,8 @@ WRONG = {
         ("elementwise clipping", clip_elementwise, "wrong values"),
         ("always rescales", clip_always_rescales, "below max_norm: unchanged"),
     ],
-    "spectral_radius": [("one step", 0.9, "too high"), ("squared", 0.9 ** 100, "too low")],
+    "spectral_radius": [("the spectral radius alone", 0.9 ** 50, "is not accepted"),
+                        ("the bound ||W||^50", float(np.linalg.norm([[0.9, 0.5], [0.0, 0.9]], 2)) ** 50, "is not accepted")],
     "lstm_cell_forward": [
         ("gates i and f swapped", lstm_gates_i_f_swapped, "c_next: wrong values"),
         ("b_hh missing", lstm_no_b_hh, "wrong values"),
@@ -444,7 +445,7 @@ WRONG = {
         ("z and 1 - z swapped", gru_z_swapped, "wrong values"),
         ("r and z blocks swapped", gru_r_z_order_swapped, "wrong values"),
     ],
-    "gru_parameters": [("one bias only", 1800, "too low"), ("an LSTM's count", 2560, "too high")],
+    "gru_parameters": [("one bias only", 1800, "is not accepted"), ("an LSTM's count", 2560, "is not accepted")],
     "birnn_forward": [
         ("reverse direction starts in the padding", birnn_reverse_starts_at_padding, "reverse direction"),
         ("padding not zeroed", birnn_padding_not_zeroed, "must be 0 past each sequence's length"),

@@ -139,7 +139,7 @@ RNN_BACKWARD = Task(
 TRUNCATED = multiple_choice(
     "truncated_bptt", NOTEBOOK,
     "What does truncating BPTT to the last k steps do to the gradient?",
-    options="abcd", correct="b",
+    options="abcd", key="5d4af6915fec2bc61772c177d250008d5497bb05549a373558ab7122c3e15e7d",
 )
 
 TASKS = (RNN_CELL_BACKWARD, RNN_BACKWARD, TRUNCATED)
