@@ -528,3 +528,11 @@ def test_graded_cells_that_use_the_reference_are_found_statically():
     assert sorted(found) == ["t1", "t2", "t3", "t4"]
     assert "course_lib.ref (line 2)" in found["t1"] and "bound to a reference module" in found["t2"]
     assert "'course_lib.train'" in found["t3"] and "getattr(course_lib, 'experiments')" in found["t4"]
+
+
+def test_the_grading_benchmark_runs():
+    from course_lib.bench.grading import run
+
+    r = run(n=2, jobs=1, timeout=60)
+    assert r["statuses"] == {"ok": 2} and r["points"] == 2 * sum(t.max_points for t in tasks_for("01_sequences"))
+    assert r["seconds"] > 0 and r["worker_peak_mb"] > 0
