@@ -242,6 +242,95 @@ def gru_r_z_order_swapped(x, h, W_ih, W_hh, b_ih, b_hh):
     return _gru(x, h, W_ih, W_hh, b_ih, b_hh, rz_swapped=True)
 
 
+def _lstm_layer(x, h0, c0, W_ih, W_hh, b_ih, b_hh, zero_c0=False, out_c=False):
+    h, c = h0, (np.zeros_like(c0) if zero_c0 else c0)
+    out, caches = np.empty((x.shape[0], x.shape[1], h0.shape[1])), []
+    for t in range(x.shape[1]):
+        (h, c), cache = _lstm(x[:, t], h, c, W_ih, W_hh, b_ih, b_hh)
+        caches.append(cache)
+        out[:, t] = c if out_c else h
+    return out, (h, c), caches
+
+
+def lstm_layer_ignores_c0(x, h0, c0, W_ih, W_hh, b_ih, b_hh):
+    return _lstm_layer(x, h0, c0, W_ih, W_hh, b_ih, b_hh, zero_c0=True)[:2]
+
+
+def lstm_layer_outputs_c(x, h0, c0, W_ih, W_hh, b_ih, b_hh):
+    return _lstm_layer(x, h0, c0, W_ih, W_hh, b_ih, b_hh, out_c=True)[:2]
+
+
+def _lstm_bptt(d_out, d_final, x, h0, c0, W_ih, W_hh, b_ih, b_hh, use_final=True, carry_dc=True):
+    _, _, caches = _lstm_layer(x, h0, c0, W_ih, W_hh, b_ih, b_hh)
+    dx, dW_ih, dW_hh, db = np.zeros_like(x), np.zeros_like(W_ih), np.zeros_like(W_hh), np.zeros_like(b_ih)
+    dh, dc = d_final if use_final else (np.zeros_like(h0), np.zeros_like(c0))
+    for t in reversed(range(x.shape[1])):
+        dx[:, t], dh, dc, a, b, c, _ = _lstm_backward((dh + d_out[:, t], dc), caches[t])
+        dc = dc if carry_dc else np.zeros_like(dc)
+        dW_ih, dW_hh, db = dW_ih + a, dW_hh + b, db + c
+    return dx, dh, dc, dW_ih, dW_hh, db, db.copy()
+
+
+def lstm_bptt_ignores_final_state(*args):
+    return _lstm_bptt(*args, use_final=False)
+
+
+def lstm_bptt_drops_the_cell_gradient(*args):
+    return _lstm_bptt(*args, carry_dc=False)
+
+
+def gru_layer_ignores_h0(x, h0, W_ih, W_hh, b_ih, b_hh):
+    h, out = np.zeros_like(h0), np.empty((x.shape[0], x.shape[1], h0.shape[1]))
+    for t in range(x.shape[1]):
+        h = _gru(x[:, t], h, W_ih, W_hh, b_ih, b_hh)
+        out[:, t] = h
+    return out, h
+
+
+def gru_layer_cho(x, h0, W_ih, W_hh, b_ih, b_hh):
+    h, out = h0, np.empty((x.shape[0], x.shape[1], h0.shape[1]))
+    for t in range(x.shape[1]):
+        h = _gru(x[:, t], h, W_ih, W_hh, b_ih, b_hh, cho=True)
+        out[:, t] = h
+    return out, h
+
+
+def _gru_bptt(d_out, dh_n, x, h0, W_ih, W_hh, b_ih, b_hh, r_on_b_hn=True, use_final=True):
+    H = h0.shape[1]
+    h, steps = h0, []
+    for t in range(x.shape[1]):
+        xp, hp = x[:, t] @ W_ih.T + b_ih, h @ W_hh.T + b_hh
+        r, z = sigmoid(xp[:, :H] + hp[:, :H]), sigmoid(xp[:, H:2 * H] + hp[:, H:2 * H])
+        n = np.tanh(xp[:, 2 * H:] + r * hp[:, 2 * H:])
+        steps.append((h, r, z, n, hp[:, 2 * H:]))
+        h = (1 - z) * n + z * h
+    dx, dW_ih, dW_hh = np.zeros_like(x), np.zeros_like(W_ih), np.zeros_like(W_hh)
+    db_ih, db_hh = np.zeros_like(b_ih), np.zeros_like(b_hh)
+    dh = dh_n if use_final else np.zeros_like(h0)
+    for t in reversed(range(x.shape[1])):
+        h_prev, r, z, n, hn = steps[t]
+        g = dh + d_out[:, t]
+        dn, dz = g * (1 - z) * (1 - n ** 2), g * (h_prev - n) * z * (1 - z)
+        dr = dn * hn * r * (1 - r)
+        dxp = np.concatenate([dr, dz, dn], axis=1)
+        dhp = np.concatenate([dr, dz, dn * r], axis=1)
+        dx[:, t] = dxp @ W_ih
+        dW_ih += dxp.T @ x[:, t]
+        dW_hh += dhp.T @ h_prev
+        db_ih += dxp.sum(axis=0)
+        db_hh += (dhp if r_on_b_hn else dxp).sum(axis=0)
+        dh = g * z + dhp @ W_hh
+    return dx, dh, dW_ih, dW_hh, db_ih, db_hh
+
+
+def gru_bptt_b_hn_like_b_in(*args):
+    return _gru_bptt(*args, r_on_b_hn=False)
+
+
+def gru_bptt_ignores_dh_n(*args):
+    return _gru_bptt(*args, use_final=False)
+
+
 # --------------------------------------------------------------------------- 07_bidirectional_deep
 def _birnn(x, lengths, params, reverse_from_end=False, zero_padding=True, halves_swapped=False):
     step = lambda x_t, h, W_ih, W_hh, b_ih, b_hh: np.tanh(x_t @ W_ih.T + b_ih + h @ W_hh.T + b_hh)  # noqa: E731
@@ -446,6 +535,22 @@ WRONG = {
         ("r and z blocks swapped", gru_r_z_order_swapped, "wrong values"),
     ],
     "gru_parameters": [("one bias only", 1800, "is not accepted"), ("an LSTM's count", 2560, "is not accepted")],
+    "lstm_forward": [
+        ("c0 ignored", lstm_layer_ignores_c0, "out (random initial state): wrong values"),
+        ("out holds the cell state", lstm_layer_outputs_c, "out (zero initial state): wrong values"),
+    ],
+    "lstm_backward": [
+        ("the final state's gradient ignored", lstm_bptt_ignores_final_state, "gradient from the final state only"),
+        ("dc not carried to the previous step", lstm_bptt_drops_the_cell_gradient, "wrong gradient"),
+    ],
+    "gru_forward": [
+        ("h0 ignored", gru_layer_ignores_h0, "out (random initial state): wrong values"),
+        ("Cho et al.'s cell", gru_layer_cho, "wrong values"),
+    ],
+    "gru_backward": [
+        ("db_hn computed like db_in", gru_bptt_b_hn_like_b_in, "db_hh"),
+        ("dh_n ignored", gru_bptt_ignores_dh_n, "gradient from the final state only"),
+    ],
     "birnn_forward": [
         ("reverse direction starts in the padding", birnn_reverse_starts_at_padding, "reverse direction"),
         ("padding not zeroed", birnn_padding_not_zeroed, "must be 0 past each sequence's length"),
