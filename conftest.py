@@ -6,6 +6,9 @@ are committed without outputs. The expected text lives in the cell's metadata in
 """
 from course_lib import nbcheck
 
+# --notebook-timeout, --notebook-times, --book-cache (see tools/notebooks.py; `make test` passes them)
+pytest_plugins = ["tools.notebooks"]
+
 
 def pytest_collection_modifyitems(session, config, items):
     for item in items:

@@ -31,7 +31,10 @@ def text_outputs(outputs) -> list[dict]:
     kept = []
     for out in outputs:
         if out.get("output_type") == "stream":
-            kept.append({"output_type": "stream", "name": out["name"], "text": out["text"]})
+            if kept and kept[-1]["output_type"] == "stream" and kept[-1]["name"] == out["name"]:
+                kept[-1]["text"] += out["text"]       # one stream, however the kernel flushed it (as nbval reads it)
+            else:
+                kept.append({"output_type": "stream", "name": out["name"], "text": out["text"]})
         elif out.get("output_type") in ("execute_result", "display_data") and "text/plain" in out.get("data", {}):
             if "image/png" in out["data"]:          # a figure's repr: not worth checking
                 continue

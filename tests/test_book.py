@@ -1,11 +1,14 @@
-"""The book builds with warnings as errors (`make book`), and the rendered pages are whole.
+"""The book builds with warnings as errors (`make book`), the rendered pages are whole, and so is the PDF.
 
 The build executes every chapter (through jupyter-cache), so a notebook error, a broken cross-reference
 or a missing citation fails this test. The rendered HTML is then checked for what a reader needs.
 """
 import os
 import re
+import shutil
 import subprocess
+import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ from course_lib import colab
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
+LATEX = ROOT / "_build" / "latex"
 
 
 def _toc_pages():
@@ -26,15 +30,24 @@ def _toc_pages():
 @pytest.fixture(scope="module")
 def built_book():
     env = dict(os.environ)
+    started = time.time()
     proc = subprocess.run(["make", "book"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     log = proc.stdout + proc.stderr
     (ROOT / "_build").mkdir(exist_ok=True)
     (ROOT / "_build" / "book-build.log").write_text(log)
     assert proc.returncode == 0, "make book failed:\n" + log[-6000:]
-    # Sphinx's warnings and errors (the kernel's own "[IPKernelApp] WARNING | ..." chatter is not about the book)
-    warnings = [line for line in log.splitlines()
-                if ("WARNING" in line or "ERROR" in line) and not line.lstrip().startswith("[IPKernelApp]")]
+    # Sphinx's own warnings, as book/_ext/course_book.py recorded them (not pip's or a kernel's WARNING lines)
+    record = ROOT / "_build" / "sphinx-warnings-html.txt"
+    assert record.exists() and record.stat().st_mtime >= started - 1, f"{record} was not written by this build"
+    warnings = record.read_text(encoding="utf-8").splitlines()
     assert not warnings, "book build printed warnings:\n" + "\n".join(warnings)
+    if os.environ.get("COURSE_EXPECT_CACHED_BOOK") == "1":
+        # `make test` ran every chapter under nbval first and stored it: the build must not run one again
+        executed = sorted(set(re.findall(r"(book/[\w-]+)\.ipynb: Executing notebook", log)))
+        assert not executed, f"the book build executed {executed} again, though nbval had just run them"
+        cached = set(re.findall(r"(book/[\w-]+)\.ipynb: Using cached notebook", log))
+        unchanged = re.search(r"updating environment: .*\b0 added, 0 changed", log)   # Sphinx re-read nothing
+        assert cached or unchanged, "the build neither used the cache nor reused its environment:\n" + log[-3000:]
     return HTML
 
 
@@ -222,3 +235,68 @@ def test_screenshots(browser):
         out = SCREENSHOTS / (page.replace("/", "_") + ".png")
         driver.save_screenshot(str(out))
         assert out.stat().st_size > 10_000, f"{out} looks empty"
+
+
+# ----------------------------------------------------------------------------- PDF (make pdf)
+def page_count(pdf: Path) -> int:
+    """Pages of a PDF: its ``/Type /Page`` objects, also inside compressed object streams (PDF 1.5)."""
+    data = pdf.read_bytes()
+    if not data.startswith(b"%PDF-"):
+        raise ValueError(f"{pdf} is not a PDF (starts with {data[:8]!r})")
+    texts = [data]
+    for m in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
+        try:
+            texts.append(zlib.decompress(m.group(1)))
+        except zlib.error:
+            pass                                  # an image or a font, not an object stream
+    return sum(len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", t)) for t in texts)
+
+
+def _have_latex():
+    fonts = subprocess.run(["fc-list"], capture_output=True, text=True).stdout if shutil.which("fc-list") else ""
+    return all(shutil.which(t) for t in ("latexmk", "xelatex", "xindy")) and "FreeSerif" in fonts
+
+
+@pytest.fixture(scope="module")
+def pdf(built_book):
+    """`make pdf`, after the HTML build (the two share Sphinx's saved environment, so never at once)."""
+    if not _have_latex():
+        pytest.skip("no LaTeX here (latexmk, xelatex, xindy, the FreeSerif font): `make pdf` installs Debian's "
+                    "packages with apt; `make test` does not (about 300 MB)")
+    started = time.time()
+    proc = subprocess.run(["make", "pdf"], cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    (ROOT / "_build").mkdir(exist_ok=True)
+    (ROOT / "_build" / "pdf-build.log").write_text(proc.stdout + proc.stderr)
+    assert proc.returncode == 0, "make pdf failed:\n" + (proc.stdout + proc.stderr)[-6000:]
+    out = LATEX / "book.pdf"
+    assert out.exists() and out.stat().st_mtime >= started - 1, f"{out} was not written by this build"
+    return out
+
+
+def test_page_count_is_sane(pdf):
+    pages = page_count(pdf)
+    written = re.search(r"Output written on book\.pdf \((\d+) pages?", (LATEX / "book.log").read_text(errors="replace"))
+    assert written and int(written.group(1)) == pages, "the PDF and LaTeX's log disagree on the page count"
+    chapters = len(yaml.safe_load((ROOT / "_toc.yml").read_text())["chapters"])
+    assert 5 * chapters <= pages <= 1000, f"{pages} pages for {chapters} chapters"
+
+
+def test_every_chapter_is_in_the_pdf(pdf):
+    tex = (LATEX / "book.tex").read_text(encoding="utf-8")
+    for page in _toc_pages():
+        assert f"\\label{{\\detokenize{{{page}::doc}}}}" in tex, f"{page} is not in the PDF"
+    assert "Traceback (most recent call last)" not in tex
+    warnings = (ROOT / "_build" / "sphinx-warnings-latex.txt").read_text(encoding="utf-8").splitlines()
+    assert not warnings, "the LaTeX build printed warnings:\n" + "\n".join(warnings)
+
+
+def test_page_count_reads_compressed_and_plain_pdfs(tmp_path):
+    plain = b"%PDF-1.4\n1 0 obj <</Type /Pages /Count 2>> endobj\n2 0 obj <</Type /Page>> endobj\n" \
+            b"3 0 obj <</Type/Page /Parent 1 0 R>> endobj\n"
+    packed = zlib.compress(b"4 0 obj <</Type /Page>> endobj 5 0 obj <</Type /Pages>> endobj")
+    f = tmp_path / "x.pdf"
+    f.write_bytes(plain + b"6 0 obj <</Type /ObjStm>>\nstream\n" + packed + b"\nendstream\n")
+    assert page_count(f) == 3
+    (tmp_path / "y.pdf").write_bytes(b"<html>")
+    with pytest.raises(ValueError, match="not a PDF"):
+        page_count(tmp_path / "y.pdf")

@@ -3,17 +3,17 @@ they claim, the forward-only ceiling is the real one, padding is measured right,
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from course_lib import nn as cnn  # noqa: E402
-from course_lib.data import future_tagging  # noqa: E402
-from course_lib.experiments import bidirectional as bx  # noqa: E402
-from course_lib.viz import bidirectional as viz  # noqa: E402
+from course_lib import nn as cnn
+from course_lib.data import future_tagging
+from course_lib.experiments import bidirectional as bx
+from course_lib.viz import bidirectional as viz
 
 
 @pytest.fixture(autouse=True)
@@ -56,7 +56,7 @@ def test_two_sided_xor_rule():
             past = int(x[b, t - 2]) if t >= 2 else 0
             future = int(x[b, t + 2]) if t + 2 < 9 else 0
             assert int(y[b, t]) == past ^ future
-    with pytest.raises(ValueError, match="reach must be an int >= 1"):
+    with pytest.raises(ValueError, match="reach must be a positive int"):
         bx.two_sided_xor(3, reach=0)
 
 

@@ -212,7 +212,7 @@ def test_saved_activation_bytes_is_linear_in_k_and_zero_without_grad():
     model = bptt.StreamEchoRNN(hidden=8)
     b = {k: bptt.saved_activation_bytes(model, torch.zeros(4, k, 1)) for k in (5, 10, 15)}
     assert b[10] - b[5] == b[15] - b[10] > 0
-    assert b[10] - b[5] == 5 * 4 * (8 + 8 + 1) * 4      # per step: h, read-out input, x (float32)
+    assert b[10] - b[5] == 5 * 4 * (8 + 8 + 8 + 1) * 4  # per step: h, read-out input, x, W_xh x (float32)
     with torch.no_grad():
         assert bptt.saved_activation_bytes(model, torch.zeros(4, 10, 1)) == 0
 

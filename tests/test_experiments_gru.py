@@ -5,16 +5,16 @@ import math
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from course_lib import nn as cnn  # noqa: E402
-from course_lib.experiments import gru as exp  # noqa: E402
-from course_lib.viz import gru as viz  # noqa: E402
+from course_lib import nn as cnn
+from course_lib.experiments import gru as exp
+from course_lib.viz import gru as viz
 
 
 @pytest.fixture(autouse=True)
@@ -120,7 +120,7 @@ def test_model_parameters_count_the_readout_and_the_gru_is_three_rnns():
 @pytest.mark.parametrize("budget", [500, 6000, 30000])
 def test_hidden_for_budget_is_the_closest(kind, budget):
     H = exp.hidden_for_budget(kind, 10, 9, budget)
-    gap = lambda h: abs(exp.model_parameters(kind, 10, h, 9) - budget)   # noqa: E731
+    gap = lambda h: abs(exp.model_parameters(kind, 10, h, 9) - budget)
     assert gap(H) <= gap(H + 1)
     assert H == 1 or gap(H) <= gap(H - 1)
 

@@ -53,7 +53,7 @@ def test_graph_depth_counts_the_longest_chain():
 
 def test_sequential_depth_linear_for_lstm_loop_constant_for_transformer():
     torch.manual_seed(0)
-    lstm = X.LSTMModel(2, 5, mode="loop")
+    lstm = X.LSTMModel(2, 5, impl="loop")
     tf = X.TransformerModel(2, 8, 2, 1, 16)
     d = {T: (X.sequential_depth(lstm, T), X.sequential_depth(tf, T)) for T in (4, 8, 16)}
     assert d[16][0] - d[8][0] == 2 * (d[8][0] - d[4][0]) > 0

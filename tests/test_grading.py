@@ -30,7 +30,8 @@ EXERCISES = ROOT / "exercises"
 STUDENT = EXERCISES / "student"
 SOURCES = sorted(EXERCISES.glob("*.ipynb"))
 CHAPTERS = ["01_sequences", "02_hopfield_elman", "03_bptt", "04_gradients", "05_lstm", "06_gru",
-            "07_bidirectional_deep", "08_applications", "09_transformers", "10_modern_rnns"]
+            "07_bidirectional_deep", "08_applications", "09_seq2seq_attention", "10_transformers",
+            "11_modern_rnns"]
 CHECK_CALL = re.compile(r'check\("(\w+)",\s*(\w+)\)')
 
 
@@ -55,7 +56,7 @@ def _solutions(stem: str) -> dict:
     namespace: dict = {}
     for source in code:
         if not CHECK_CALL.search(source):
-            exec(compile(source, f"{stem}.ipynb", "exec"), namespace)  # noqa: S102 - our own notebooks
+            exec(compile(source, f"{stem}.ipynb", "exec"), namespace)  # our own notebooks
     return {task: namespace[name] for source in code for task, name in CHECK_CALL.findall(source)}
 
 
@@ -412,7 +413,7 @@ def test_sources_score_full_marks_and_student_versions_zero(tmp_path):
         rows = list(csv.DictReader(fh))
     assert len(rows) == 2 * len(all_tasks())
     report = (tmp_path / "report" / "report.md").read_text()
-    assert f"| solutions | " in report and f"**{total}/{total}**" in report and f"**0/{total}**" in report
+    assert "| solutions | " in report and f"**{total}/{total}**" in report and f"**0/{total}**" in report
 
 
 def _three_submissions(folder: Path) -> None:

@@ -21,3 +21,17 @@ def test_bench_nn_prints_one_table_per_thread_count_and_restores_threads(capsys)
     for where in ("[cpu, 1 thread]", "[cpu, 2 threads]"):
         assert f"{where} fwd+bwd" in out and f"{where} MinGRU" in out, out
     assert len(re.findall(r"^LSTM ", out, re.M)) == 2
+
+
+def test_bench_gpu_skips_clearly_without_cuda(capsys, monkeypatch):
+    import torch
+
+    from course_lib.bench import __main__ as bench_main
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert bench_main.main(["gpu"]) == 0
+    assert "gpu benchmark skipped: torch.cuda.is_available() is False" in capsys.readouterr().out
+
+
+def test_bench_nn_names_the_cpu(capsys):
+    assert bench_nn.main(["--quick", "--device", "cpu", "--threads", "1"]) == 0
+    assert f"CPU {bench_nn.cpu_model()}" in capsys.readouterr().out

@@ -44,7 +44,7 @@ def test_matches_torch(kind, mode, use_lengths, layers, bidirectional, dtype, de
     ref, ours = make_pair(kind, device, dtype, mode, num_layers=layers, bidirectional=bidirectional)
     B, T, D = 4, 6, 2 if bidirectional else 1
     gen = torch.Generator().manual_seed(1)
-    rand = lambda *s: torch.randn(*s, generator=gen, dtype=dtype).to(device).requires_grad_()  # noqa: E731
+    rand = lambda *s: torch.randn(*s, generator=gen, dtype=dtype).to(device).requires_grad_()
     x = rand(B, T, 5)
     h0, c0 = rand(layers * D, B, 7), rand(layers * D, B, 7)
     hx = (h0, c0) if kind == "LSTM" else h0
@@ -143,7 +143,7 @@ def test_fused_is_default_and_gradcheck():
     x = torch.randn(2, 4, 2, dtype=torch.float64, requires_grad=True)
     h0 = torch.randn(1, 2, 3, dtype=torch.float64, requires_grad=True)
     c0 = torch.randn(1, 2, 3, dtype=torch.float64, requires_grad=True)
-    f = lambda x, h0, c0: (lambda o, s: (o, *s))(*m(x, (h0, c0), lengths=[4, 2]))  # noqa: E731
+    f = lambda x, h0, c0: (lambda o, s: (o, *s))(*m(x, (h0, c0), lengths=[4, 2]))
     assert torch.autograd.gradcheck(f, (x, h0, c0))
 
 

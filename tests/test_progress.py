@@ -1,6 +1,4 @@
 """The progress bar is a widget in a live kernel and plain text in the static book."""
-import tqdm.std
-
 from course_lib import progress
 from course_lib.viz import widgets
 

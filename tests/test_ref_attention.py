@@ -58,7 +58,7 @@ def test_attention_backward_matches_finite_differences(causal):
     d_out = np.random.default_rng(5).standard_normal((2, 4, 2))
     _, cache = ref.attention_forward(q, k, v, mask=mask, causal=causal)
     grads = ref.attention_backward(d_out, cache)
-    f = lambda _: np.sum(ref.attention(q, k, v, mask=mask, causal=causal)[0] * d_out)  # noqa: E731
+    f = lambda _: np.sum(ref.attention(q, k, v, mask=mask, causal=causal)[0] * d_out)
     for array, g in zip((q, k, v), grads):
         assert ref.grad_check(f, array, g) <= 1e-6
 

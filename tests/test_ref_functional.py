@@ -118,7 +118,7 @@ def test_numeric_gradient_of_a_known_function():
 
 def test_grad_check_detects_a_wrong_gradient():
     x = np.random.default_rng(5).standard_normal(6)
-    f = lambda z: np.sum(z ** 3)  # noqa: E731
+    f = lambda z: np.sum(z ** 3)
     assert ref.grad_check(f, x, 3 * x ** 2) < 1e-8
     assert ref.grad_check(f, x, 3 * x ** 2 + 0.01 * np.ones(6)) > 1e-3
     assert ref.grad_check(f, x, 2 * x ** 2) > 0.1

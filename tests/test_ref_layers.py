@@ -140,7 +140,7 @@ def test_layer_backward_matches_finite_differences(kind, nonlinearity, L, bi, le
     states = as_list(state)
     weighted_loss(m, x, state, lengths, d_out, d_state)
     grads = m.backward(d_out, d_state)
-    f = lambda _: weighted_loss(m, x, tuple(states) if len(states) == 2 else states[0],  # noqa: E731
+    f = lambda _: weighted_loss(m, x, tuple(states) if len(states) == 2 else states[0],
                                  lengths, d_out, d_state)
     targets = dict(m.params, x=x, **dict(zip(m.state_names, states)))
     assert set(grads) == set(targets)

@@ -2,15 +2,15 @@
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
 
-from course_lib import data  # noqa: E402
-from course_lib.experiments import charlm, forecast  # noqa: E402
-from course_lib.train import History  # noqa: E402
-from course_lib.viz import applications as viz  # noqa: E402
+from course_lib import data
+from course_lib.experiments import charlm, forecast
+from course_lib.train import History
+from course_lib.viz import applications as viz
 
 
 @pytest.fixture(autouse=True)

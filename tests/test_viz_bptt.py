@@ -2,14 +2,14 @@
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.patches import FancyArrowPatch, Rectangle  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.patches import FancyArrowPatch, Rectangle
 
-from course_lib import ref  # noqa: E402
-from course_lib.experiments.bptt import TruncationRun  # noqa: E402
-from course_lib.viz import bptt as viz  # noqa: E402
+from course_lib import ref
+from course_lib.experiments.bptt import TruncationRun
+from course_lib.viz import bptt as viz
 
 
 @pytest.fixture(autouse=True)

@@ -2,9 +2,9 @@
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from course_lib.viz import figures  # noqa: E402
+from course_lib.viz import figures
 
 
 def test_describe_uses_suptitle_titles_and_labels():

@@ -3,12 +3,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-from course_lib.experiments import gradients as G  # noqa: E402
-from course_lib.viz import gradients as V  # noqa: E402
+from course_lib.experiments import gradients as G
+from course_lib.viz import gradients as V
 
 
 @pytest.fixture(autouse=True)

@@ -2,14 +2,14 @@
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.patches import Circle, FancyBboxPatch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.patches import Circle, FancyBboxPatch
 
-from course_lib.experiments import lstm as L  # noqa: E402
-from course_lib.train import History  # noqa: E402
-from course_lib.viz import lstm as viz  # noqa: E402
+from course_lib.experiments import lstm as L
+from course_lib.train import History
+from course_lib.viz import lstm as viz
 
 
 @pytest.fixture(autouse=True)

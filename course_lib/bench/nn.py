@@ -22,11 +22,24 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
+from pathlib import Path
 
 import torch
 
 from ..core.timing import sync as _sync, time_interleaved  # noqa: F401 (re-exported)
+
+
+def cpu_model() -> str:
+    """The CPU's model name (ratios move between machines: print it beside them)."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
 
 
 def _fwd_bwd(module, x):
@@ -126,7 +139,7 @@ def main(argv=None) -> int:
         return 2
     sizes = dict(batch=4, T=8, size=16, repeats=2) if args.quick else dict(repeats=args.repeats)
     Ts = (16, 64) if args.quick else (64, 256, 1024, 4096)
-    print(f"torch {torch.__version__}, {default_threads} CPU threads by default"
+    print(f"torch {torch.__version__}, CPU {cpu_model()}, {default_threads} CPU threads by default"
           + (f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"))
     try:
         for dev in devices:

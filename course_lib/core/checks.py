@@ -23,3 +23,15 @@ def strict_bool(value, name):
     if not isinstance(value, bool):
         raise TypeError(f"{name} should be of type bool, got: {type(value).__name__} ({value!r})")
     return value
+
+
+def count(value, name, minimum=1):
+    """``value`` if it is an int (not a bool) ``>= minimum``; else ``ValueError`` naming what was given.
+
+    The check for sizes and counts (steps, seeds' repeats, hidden sizes) in ``ref`` and ``experiments``: one
+    error class for every wrong value, ``"steps must be a positive int; got 0"``.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        what = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise ValueError(f"{name} must be {what}; got {value!r}")
+    return int(value)

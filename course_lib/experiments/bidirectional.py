@@ -31,6 +31,7 @@ from ..data.corpus import stream_batches
 from ..data.tasks import future_tagging
 from ..train import History, fit
 from .gru import SequenceModel, charlm_data, count_parameters
+from ..core.checks import count as _positive_int
 
 __all__ = [
     "IGNORE", "MODES", "forward_only_cap", "padded_future_tagging", "two_sided_xor", "TagRun",
@@ -41,11 +42,6 @@ __all__ = [
 IGNORE = -100                     # label of padded steps (F.cross_entropy's ignore_index)
 MODES = ("forward", "delayed", "bidirectional")
 
-
-def _positive_int(value, name, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
-    return int(value)
 
 
 def _device_of(model):
@@ -312,7 +308,7 @@ def dropout_lm_run(dropout, n_chars=12_000, val_fraction=0.2, num_layers=2, hidd
     V = len(vocab)
     torch.manual_seed(seed)
     model = SequenceModel("gru", V, hidden, V, one_hot=True, num_layers=num_layers, dropout=dropout)
-    chunks = lambda ids: next(iter(stream_batches(ids, len(ids) // (seq_len + 1), seq_len)))   # noqa: E731
+    chunks = lambda ids: next(iter(stream_batches(ids, len(ids) // (seq_len + 1), seq_len)))
     sets = {"val": chunks(val), "train": chunks(train[: len(val)])}
 
     def bits(m, xy):

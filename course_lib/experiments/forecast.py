@@ -193,7 +193,7 @@ def forecast_experiment(input_len=24, horizon=6, split_year=1930, val_years=30, 
     x_va, y_va = make_windows(z[vcut - input_len: cut], input_len, horizon)
     x_te, y_te = make_windows(z[cut - input_len:], input_len, horizon)
     target_years = years[cut: cut + len(x_te)]
-    unscale = lambda f: torch.as_tensor(f).double().cpu().numpy() * std + mean      # noqa: E731
+    unscale = lambda f: torch.as_tensor(f).double().cpu().numpy() * std + mean
     targets = unscale(y_te)
 
     rnn_forecasts, rnn_fitted, best_steps = [], [], []

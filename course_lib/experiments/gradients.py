@@ -37,6 +37,7 @@ from .. import nn as cnn
 from .. import ref
 from ..data.tasks import adding_problem
 from ..train import NonFiniteLossError, fit
+from ..core.checks import count as _positive_int
 
 __all__ = [
     "recurrent_matrix", "spectral_radius", "largest_singular_value", "hidden_gradient_norms",
@@ -47,11 +48,6 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- checks
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int; got {value!r}")
-    return int(value)
-
 
 def _positive_float(value, name, allow_zero=False):
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)

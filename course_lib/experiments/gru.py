@@ -32,6 +32,7 @@ from .. import ref
 from ..data.corpus import Vocab, load_corpus, stream_batches, train_val_split
 from ..data.tasks import adding_problem, copy_memory, copy_memory_baseline
 from ..train import History, fit
+from ..core.checks import count as _positive_int
 
 __all__ = [
     "KINDS", "GATES", "cho_gru_step", "ChoGRU", "recurrent_parameters", "model_parameters", "count_parameters",
@@ -49,11 +50,6 @@ def _kind(kind):
         raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
     return kind
 
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int; got {value!r}")
-    return int(value)
 
 
 # ----------------------------------------------------------------------------- the paper's GRU
@@ -312,7 +308,7 @@ def charlm_run(kind, budget=30_000, n_chars=200_000, seq_len=64, steps=250, batc
     torch.manual_seed(seed)
     model = SequenceModel(kind, V, hidden, V, per_step=True, one_hot=True)
     epoch = itertools.count()                                               # new cuts every epoch
-    data = lambda: stream_batches(train, batch, seq_len, seed=seed * 1000 + next(epoch))   # noqa: E731
+    data = lambda: stream_batches(train, batch, seq_len, seed=seed * 1000 + next(epoch))
     val_x, val_y = next(iter(stream_batches(val, len(val) // (seq_len + 1), seq_len)))
 
     def nats(m, x, y):

@@ -1,4 +1,4 @@
-"""Chapter 10 experiments: linear recurrences by a parallel scan, and minGRU trained with the scan and the loop.
+"""Chapter 11 experiments: linear recurrences by a parallel scan, and minGRU trained with the scan and the loop.
 
 The linear recurrence ``h_t = a_t * h_{t-1} + b_t`` (book eq. `eq-linear-recurrence`) applies one affine map per
 step; composing two such maps gives another one (:func:`combine`, book eq. `eq-affine-compose`), and composition
@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import nn as cnn
-from ..bench.nn import time_interleaved
+from ..core.timing import time_interleaved
 from ..data import adding_problem
 from ..train import fit
 

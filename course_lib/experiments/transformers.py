@@ -1,4 +1,4 @@
-"""Chapter 09 experiments: an LSTM and a Transformer of similar size on the same task, and what each costs.
+"""Chapter 10 experiments: an LSTM and a Transformer of similar size on the same task, and what each costs.
 
 Both models map ``x`` ``(batch, time, input_size)`` to one output per step ``(batch, time, output_size)``,
 causally (step ``t`` sees steps ``<= t`` only), and both can run one new step at a time:
@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import nn as cnn
-from ..bench.nn import time_interleaved
+from ..core.timing import time_interleaved
 from ..data import adding_problem
 from ..train import fit
 
@@ -51,13 +51,13 @@ class LSTMModel(torch.nn.Module):
     ``forward(x)``: ``(batch, time, input_size)`` -> ``(batch, time, output_size)``.
     ``step(x_t, state)``: ``x_t`` ``(batch, input_size)``, ``state`` ``None`` or ``(h, c)`` each
     ``(1, batch, hidden)``; returns ``(y_t (batch, output_size), new state)``: O(1) work and memory per step.
-    ``mode`` is passed to the LSTM (``"loop"`` lets autograd see every step, see :func:`sequential_depth`).
+    ``impl`` is passed to the LSTM (``"loop"`` lets autograd see every step, see :func:`sequential_depth`).
     """
 
-    def __init__(self, input_size, hidden_size, output_size=1, mode="fused"):
+    def __init__(self, input_size, hidden_size, output_size=1, impl="fused"):
         super().__init__()
         self.input_size = input_size
-        self.rnn = cnn.LSTM(input_size, hidden_size, batch_first=True, mode=mode)
+        self.rnn = cnn.LSTM(input_size, hidden_size, batch_first=True, impl=impl)
         self.out = torch.nn.Linear(hidden_size, output_size)
 
     def forward(self, x):

@@ -52,7 +52,7 @@ def gru_step(xw_t, h, w_hh, b_hh):
     r = torch.sigmoid(xr + hr)                       # eq-gru-r
     z = torch.sigmoid(xz + hz)                       # eq-gru-z
     n = torch.tanh(xn + r * hn)                      # eq-gru-n
-    return (1 - z) * n + z * h                       # eq-gru-h
+    return (h - n) * z + n                           # eq-gru-h, (1 - z) n + z h in torch's order of operations
 
 
 def run_loop(kind, xw, w_hh, b_hh, h, c=None, mask=None, reverse=False, w_hr=None):

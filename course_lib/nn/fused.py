@@ -1,4 +1,4 @@
-"""Whole-sequence recurrences with a hand-written backward pass (``mode="fused"``).
+"""Whole-sequence recurrences with a hand-written backward pass (``impl="fused"``).
 
 Why: a plain Python loop over :mod:`course_lib.nn.cells` lets autograd record ~10 small
 operations per time step and replay them backwards; on a CPU that bookkeeping, not the
@@ -22,9 +22,10 @@ Every function here covers one direction of one layer:
 Matrix products go through :func:`_mm_t` / :func:`_mm_t_add` / :func:`_dweight`: on a CPU with
 float32 the products over the whole sequence (input projection, ``dW``, ``dx``) call oneDNN's
 matrix product (``torch.ops.mkldnn._linear_pointwise``, the GEMM that torch's own CPU LSTM uses)
-instead of ``torch.mm`` (MKL's sgemm), which on AMD CPUs runs its AVX2 code path. For the LSTM's
-small per-step products the faster library differs from CPU to CPU, so it is measured once per
-shape (:func:`_step_onednn`, ``STEP_GEMM``). It is only a faster product of two matrices; the
+instead of ``torch.mm`` (MKL's sgemm), which on AMD CPUs runs its AVX2 code path. The LSTM's
+small per-step products use ``torch.mm`` by default (``STEP_GEMM = "mm"``: one fixed code path, so runs
+are reproducible bit for bit); ``STEP_GEMM = "auto"`` measures once per shape which library is faster
+on this CPU (:func:`_step_onednn`), at the price of results that may differ between runs by rounding. It is only a faster product of two matrices; the
 recurrence, the gates and the backward pass are the code below. Everything else (float64, GPU, a
 torch built without oneDNN, or ``USE_ONEDNN = False``) uses ``torch.mm``/``addmm``. :func:`linear`
 is the input projection ``x W^T + b`` for all steps with the same choice of GEMM. Small weights
@@ -58,7 +59,7 @@ def _onednn_works():
             ok = (torch.allclose(lp(a, w, None, "none", [], ""), a @ w.t(), atol=1e-5)
                   and torch.allclose(lp.binary(a.t().contiguous().t(), o, w, None, "add"), a @ w.t() + o,
                                      atol=1e-5))
-        except Exception:  # noqa: BLE001 -- any failure means: not usable here
+        except Exception:  # any failure means: not usable here
             ok = False
         _ONEDNN_WORKS = bool(ok)
     return _ONEDNN_WORKS
@@ -205,7 +206,12 @@ def linear(x, w, b=None):
 
 def _tanh_(t):
     """In-place ``tanh(t) = 2 sigmoid(2 t) - 1``: on a CPU, ATen's sigmoid kernel is vectorised and
-    its tanh is several times slower, so four cheap operations beat one ``tanh_``."""
+    its tanh is several times slower, so four cheap operations beat one ``tanh_``.
+
+    Exact in algebra, not in rounding: the doubling and the ``2 s`` are exact, but ``2 s - 1`` cancels
+    near ``t = 0``, so the *absolute* error stays about one ulp of 1 (6e-8 in float32, 1e-16 in float64)
+    while the *relative* error of a small result grows as ``1 / |t|``; torch's ``tanh`` keeps the relative
+    error small. The tests' tolerances (1e-5 float32, 1e-10 float64) are absolute-plus-relative."""
     return t.mul_(2).sigmoid_().mul_(2).sub_(1)
 
 
@@ -283,11 +289,14 @@ class _FusedLSTM(torch.autograd.Function):
     its terms in another order, so results agree with ``torch.nn`` to rounding error):
 
     - the ``g`` rows of ``W_hh`` and ``g`` columns of ``xw`` are doubled, so one ``sigmoid`` over
-      the four gates gives ``i, f, s_g = sigmoid(2 a_g), o``, and ``g = tanh(a_g) = 2 s_g - 1``;
+      the four gates gives ``i, f, s_g = sigmoid(2 a_g), o``, and ``g = tanh(a_g) = 2 s_g - 1``
+      (doubling is exact; ``2 s_g - 1`` loses relative precision near ``a_g = 0``, see :func:`_tanh_`);
     - the cell state is kept doubled, ``cs = 2c``, so ``cs_t = f cs_{t-1} + 4 i s_g - 2 i`` and
-      ``tanh(c) = 2 sigmoid(cs) - 1``;
+      ``tanh(c) = 2 sigmoid(cs) - 1`` (the factors 2 and 4 are exact; ``c = f c + i g`` is summed as
+      ``f cs + 4 i s_g - 2 i``, three roundings instead of two: equal to torch's to rounding only);
     - the hidden state is kept negated, ``hs = -h``, so ``-h = o - 2 o sigmoid(cs)`` is one
-      ``addcmul``; the step's product uses ``-W_hh`` to compensate.
+      ``addcmul``; the step's product uses ``-W_hh`` to compensate (negation is exact; ``o - 2 o s``
+      rounds like ``o tanh(c)`` only to within an ulp).
 
     (On a CPU, ATen's ``tanh`` kernel is several times slower than its ``sigmoid``, and each avoided
     operation saves a few microseconds per step.)

@@ -48,10 +48,14 @@ zero-size batch                             exact (loop)
 ``proj_size`` (LSTM)                        exact (loop)
 double backward, ``gradgradcheck``          exact, both impls (fused recomputes through the loop)
 ``torch.func.grad`` / ``vmap``              exact (loop: functorch transforms need no custom Function)
-``torch.autocast``                          as torch: on a CPU the LSTM computes in the autocast dtype
-                                            (bfloat16), RNN and GRU in float32; on CUDA all three in
-                                            the autocast dtype. Values agree with torch to that dtype's
-                                            rounding, not bit for bit
+``torch.autocast`` (CPU)                    RNN, GRU: bit-equal to torch (the loop runs torch's own
+                                            decomposition: ``linear`` in bfloat16, the gates' elementwise
+                                            ops in the dtypes that follow; GRU returns float32, RNN
+                                            bfloat16). LSTM: torch's dtypes (bfloat16 throughout), values
+                                            to bfloat16 rounding only (torch runs oneDNN's fused LSTM
+                                            kernel there): **not bit-equal**
+``torch.autocast`` (CUDA)                   all three in the autocast dtype (as cuDNN); values to that
+                                            dtype's rounding, not bit for bit
 ``dropout`` between layers                  exact for p = 0 and p = 1; for 0 < p < 1 the masks are drawn
                                             from the same distribution but, for a PackedSequence input,
                                             not from the same random numbers as torch's (torch draws them
@@ -99,8 +103,9 @@ def _autocast_dtype(kind, device_type):
     """The dtype torch's own layer computes in under ``torch.autocast`` (``None``: autocast is off).
 
     torch's autocast policy (``aten/src/ATen/autocast_mode.cpp``): on a CPU only ``lstm`` is in the
-    lower-precision list (RNN and GRU run in float32); on CUDA the cuDNN RNNs all run in the
-    autocast dtype.
+    lower-precision list; RNN and GRU are not listed and decompose into ``linear`` (which autocast runs
+    in the low dtype) and elementwise ops (see ``RNNBase._run``); on CUDA the cuDNN RNNs all run in
+    the autocast dtype.
     """
     try:
         enabled = torch.is_autocast_enabled(device_type)
@@ -108,8 +113,6 @@ def _autocast_dtype(kind, device_type):
         enabled = torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled()
     if not enabled:
         return None
-    if device_type == "cpu" and kind != "LSTM":
-        return torch.float32
     try:
         return torch.get_autocast_dtype(device_type)
     except AttributeError:                              # torch < 2.4
@@ -335,7 +338,11 @@ class RNNBase(nn.Module):
                 h0 = hx if batched else hx.unsqueeze(1)
             c0 = None
         params = {n: getattr(self, n) for n in self._flat_weights_names}
-        if cast is not None:          # torch.autocast: compute where torch's own layer would, autocast off inside
+        if cast is not None and dev == "cpu" and not is_lstm:
+            # torch's CPU RNN and GRU are not on autocast's list: they decompose into linear (autocast to the
+            # low dtype) and elementwise ops. The loop runs those same ops in the same order under autocast.
+            out, h_n, c_n = self._layers(x, h0, c0, lengths, params, impl="loop")
+        elif cast is not None:        # torch.autocast: inputs cast as torch casts them, autocast off inside
             x, h0 = x.to(cast), h0.to(cast)
             c0 = None if c0 is None else c0.to(cast)
             params = {n: p.to(cast) for n, p in params.items()}
@@ -354,13 +361,13 @@ class RNNBase(nn.Module):
             c_n = None if c_n is None else c_n.squeeze(1)
         return (out, (h_n, c_n)) if is_lstm else (out, h_n)
 
-    def _layers(self, x, h0, c0, lengths, params):
+    def _layers(self, x, h0, c0, lengths, params, impl=None):
         """All layers and directions over time-major x (T, B, F); returns (out, h_n, c_n or None)."""
         T, B = x.shape[:2]
         D = 2 if self.bidirectional else 1
         mask = self._mask(lengths, T, B, x)
         # the fused kernels cover the common case; the loop (same numbers) covers the rest
-        impl = self.impl
+        impl = impl or self.impl
         if impl == "fused" and (B == 0 or self.proj_size or _functorch_active()):
             impl = "loop"
         layer_in, h_n, c_n = x, [], []

@@ -37,16 +37,12 @@ from .cells import (
     rnn_step_forward,
 )
 from .validate import as_float_array, check_dtype, check_finite, check_lengths, check_shape
+from ..core.checks import count as _positive_int
 
 __all__ = ["RNN", "LSTM", "GRU"]
 
 _WEIGHT_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int; got {value!r}")
-    return int(value)
 
 
 class _Recurrent:

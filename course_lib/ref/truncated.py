@@ -21,14 +21,10 @@ from __future__ import annotations
 import numpy as np
 
 from .validate import as_float_array, check_shape
+from ..core.checks import count as _positive_int
 
 __all__ = ["truncation_windows", "truncated_bptt"]
 
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int; got {value!r}")
-    return int(value)
 
 
 def truncation_windows(time, k1, k2):

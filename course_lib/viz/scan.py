@@ -1,4 +1,4 @@
-"""Chapter 10 figure: the data flow of a loop and of Blelloch's scan over the time axis.
+"""Chapter 11 figure: the data flow of a loop and of Blelloch's scan over the time axis.
 
 :func:`plot_loop` and :func:`plot_scan_trace` draw one row per round (rounds run one after another; everything in
 a row could run at once) and one arrow per combination, read from the trace that

@@ -4,7 +4,8 @@
 answer to a question) and ``fragment`` a piece of text the check's failure reasons must contain, so the
 test also proves that the feedback names the right problem. The mistakes are the ones learners make:
 a bias or a nonlinearity forgotten, gates in the wrong order, a transpose, an off-by-one in time, a
-gradient not accumulated across steps, no clipping, the wrong scaling, synchronous Hopfield updates.
+gradient not accumulated across steps, no clipping, the wrong scaling, synchronous Hopfield updates, a modern
+Hopfield update that ignores beta, linear attention without its normaliser or with a non-causal state.
 """
 import numpy as np
 
@@ -333,7 +334,7 @@ def gru_bptt_ignores_dh_n(*args):
 
 # --------------------------------------------------------------------------- 07_bidirectional_deep
 def _birnn(x, lengths, params, reverse_from_end=False, zero_padding=True, halves_swapped=False):
-    step = lambda x_t, h, W_ih, W_hh, b_ih, b_hh: np.tanh(x_t @ W_ih.T + b_ih + h @ W_hh.T + b_hh)  # noqa: E731
+    step = lambda x_t, h, W_ih, W_hh, b_ih, b_hh: np.tanh(x_t @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
     fwd = [params[k + "_l0"] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
     bwd = [params[k + "_l0_reverse"] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
     batch, time, _ = x.shape
@@ -394,7 +395,7 @@ def sample_global_random_state(logits, temperature, rng):
     return _sample(logits, temperature, np.random.default_rng())
 
 
-# --------------------------------------------------------------------------- 09_transformers
+# --------------------------------------------------------------------------- 10_transformers
 def _attention(q, k, v, mask=None, scale="sqrt", use_mask=True, axis=-1, stable=True):
     d = q.shape[-1]
     divisor = {"sqrt": np.sqrt(d), "none": 1.0, "d": float(d)}[scale]
@@ -424,7 +425,7 @@ def attention_softmax_over_queries(q, k, v, mask=None):
     return _attention(q, k, v, mask, axis=-2)
 
 
-# --------------------------------------------------------------------------- 10_modern_rnns
+# --------------------------------------------------------------------------- 11_modern_rnns
 def _loop(a, b, h0):
     h, out = h0, np.empty_like(b)
     for t in range(b.shape[1]):
@@ -475,6 +476,181 @@ def scan_wrong_combine(a, b, h0):
     return A * h0[:, None] + B
 
 
+# --------------------------------------------------------------------------- 09_seq2seq_attention
+def embedding_wrong_axis(ids, W):
+    """Looks up columns instead of rows."""
+    return np.moveaxis(W[:, ids % W.shape[1]], 0, -1)
+
+
+def embedding_off_by_one(ids, W):
+    return W[(ids + 1) % W.shape[0]]
+
+
+def embedding_backward_overwrites(d_out, ids, vocab_size):
+    """dW[ids] += d_out: a repeated id keeps only one of its gradients."""
+    dW = np.zeros((vocab_size, d_out.shape[-1]))
+    dW[ids.reshape(-1)] += d_out.reshape(-1, d_out.shape[-1])
+    return dW
+
+
+def embedding_backward_transposed(d_out, ids, vocab_size):
+    dW = np.zeros((vocab_size, d_out.shape[-1]))
+    np.add.at(dW, ids.reshape(-1), d_out.reshape(-1, d_out.shape[-1]))
+    return dW.T
+
+
+def _tsl(logits, targets, mask, use_mask=True, per_batch=False, mask_grad=True, stable=True):
+    z = logits - logits.max(axis=-1, keepdims=True) if stable else logits
+    with np.errstate(all="ignore"):
+        logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    m = mask if use_mask else np.ones_like(mask)
+    count = logits.shape[0] if per_batch else m.sum()
+    nll = -np.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]
+    d = np.exp(logp)
+    np.put_along_axis(d, targets[..., None], np.take_along_axis(d, targets[..., None], axis=-1) - 1, axis=-1)
+    d = d * (m[..., None] if mask_grad else 1.0) / count
+    return float((nll * m).sum() / count), d
+
+
+def loss_mask_ignored(logits, targets, mask):
+    return _tsl(logits, targets, mask, use_mask=False)
+
+
+def loss_divides_by_batch(logits, targets, mask):
+    """The mean over sequences (CS231n's convention), not over real tokens."""
+    return _tsl(logits, targets, mask, per_batch=True)
+
+
+def loss_gradient_not_masked(logits, targets, mask):
+    return _tsl(logits, targets, mask, mask_grad=False)
+
+
+def loss_overflows(logits, targets, mask):
+    return _tsl(logits, targets, mask, stable=False)
+
+
+def _additive(query, keys, W_q, W_k, v, mask=None, axis=-1, use_mask=True, tanh=True):
+    pre = (query @ W_q.T)[:, None, :] + keys @ W_k.T
+    scores = (np.tanh(pre) if tanh else pre) @ v
+    if mask is not None and use_mask:
+        scores = np.where(mask, scores, -np.inf)
+    scores = scores - scores.max(axis=axis, keepdims=True)
+    w = np.exp(scores)
+    w = w / w.sum(axis=axis, keepdims=True)
+    return np.einsum("bs,bsd->bd", w, keys), w
+
+
+def additive_softmax_over_batch(query, keys, W_q, W_k, v, mask=None):
+    return _additive(query, keys, W_q, W_k, v, mask, axis=0)
+
+
+def additive_mask_ignored(query, keys, W_q, W_k, v, mask=None):
+    return _additive(query, keys, W_q, W_k, v, mask, use_mask=False)
+
+
+def additive_no_tanh(query, keys, W_q, W_k, v, mask=None):
+    return _additive(query, keys, W_q, W_k, v, mask, tanh=False)
+
+
+def _beam(step, bos, eos, beam_width, max_len, alpha, normalise=True, eos_stops=True):
+    live, finished = [((bos,), 0.0)], []
+    for _ in range(max_len):
+        candidates = []
+        for prefix, score in live:
+            logp = step(prefix)
+            candidates += [(prefix + (tok,), score + float(logp[tok])) for tok in range(len(logp))]
+        candidates = sorted(candidates, key=lambda c: -c[1])[:beam_width]
+        if eos_stops:
+            live = [c for c in candidates if c[0][-1] != eos]
+            finished += [c for c in candidates if c[0][-1] == eos]
+        else:
+            live = candidates
+        if not live:
+            break
+    pool = finished + live
+    best = max(pool, key=lambda c: c[1] / (len(c[0]) - 1) ** (alpha if normalise else 0.0))
+    return best[0][1:], best[1]
+
+
+def beam_no_length_normalisation(step, bos, eos, beam_width, max_len, alpha):
+    return _beam(step, bos, eos, beam_width, max_len, alpha, normalise=False)
+
+
+def beam_eos_does_not_stop(step, bos, eos, beam_width, max_len, alpha):
+    """Hypotheses ending in <eos> stay in the beam and are extended further."""
+    return _beam(step, bos, eos, beam_width, max_len, alpha, eos_stops=False)
+
+
+def beam_is_greedy(step, bos, eos, beam_width, max_len, alpha):
+    return _beam(step, bos, eos, 1, max_len, alpha)
+# --------------------------------------------------------------------------- 02: the modern Hopfield update
+def _softmax(z, stable=True):
+    e = np.exp(z - z.max()) if stable else np.exp(z)
+    return e / e.sum()
+
+
+def modern_beta_ignored(patterns, state, beta):
+    return _softmax(patterns @ state) @ patterns
+
+
+def modern_no_max_subtracted(patterns, state, beta):
+    return _softmax(beta * (patterns @ state), stable=False) @ patterns
+
+
+def modern_returns_weights(patterns, state, beta):
+    return _softmax(beta * (patterns @ state))
+
+
+def modern_classical_sign(patterns, state, beta):
+    """The classical network's rule instead: sign of the Hebbian field."""
+    return np.sign(patterns.T @ (patterns @ state))
+
+
+# --------------------------------------------------------------------------- 10: linear attention as an RNN
+def _phi(x):
+    return np.where(x > 0, x + 1.0, np.exp(np.minimum(x, 0.0)))
+
+
+def _linattn(q, k, v, normalise=True, causal=True, read_before_write=False, feature_map=True):
+    f = _phi if feature_map else (lambda x: x)
+    batch, time, d = q.shape
+    fq_all, fk_all = f(q), f(k)
+    S_all = np.einsum("btd,bte->bde", fk_all, v)                 # the state after the whole sequence
+    z_all = fk_all.sum(axis=1)
+    S, z = np.zeros((batch, d, v.shape[-1])), np.zeros((batch, d))
+    out = np.empty((batch, time, v.shape[-1]))
+    for t in range(time):
+        fq, fk = fq_all[:, t], fk_all[:, t]
+        if read_before_write and t > 0:
+            S_read, z_read = S, z
+        S = S + fk[:, :, None] * v[:, t, None, :]
+        z = z + fk
+        if not (read_before_write and t > 0):
+            S_read, z_read = S, z
+        if not causal:
+            S_read, z_read = S_all, z_all
+        num = np.einsum("bd,bde->be", fq, S_read)
+        out[:, t] = num / np.sum(fq * z_read, axis=1, keepdims=True) if normalise else num
+    return out
+
+
+def linattn_no_normaliser(q, k, v):
+    return _linattn(q, k, v, normalise=False)
+
+
+def linattn_non_causal_state(q, k, v):
+    return _linattn(q, k, v, causal=False)
+
+
+def linattn_reads_before_writing(q, k, v):
+    """out_t from S_{t-1}: the current key/value is added only after the read-out."""
+    return _linattn(q, k, v, read_before_write=True)
+
+
+def linattn_no_feature_map(q, k, v):
+    return _linattn(q, k, v, feature_map=False)
+
+
 # --------------------------------------------------------------------------- the catalogue
 WRONG = {
     "rnn_cell_forward": [
@@ -501,6 +677,12 @@ WRONG = {
         ("a single sweep", recall_one_sweep, "not a fixed point"),
     ],
     "hopfield_capacity": [("the ratio instead of a count", 0.138, "is not accepted"), ("N itself", 1000, "is not accepted")],
+    "modern_hopfield_update": [
+        ("beta ignored", modern_beta_ignored, "(beta = 0.02): wrong values"),
+        ("no max subtracted", modern_no_max_subtracted, "NaN or inf"),
+        ("returns the weights", modern_returns_weights, "wrong shape"),
+        ("the classical sign rule", modern_classical_sign, "wrong values"),
+    ],
     "rnn_cell_backward": [
         ("tanh derivative missing", backward_no_tanh_derivative, "wrong gradient"),
         ("dW_hh transposed", backward_dW_hh_transposed, "dW_hh: wrong gradient"),
@@ -576,5 +758,35 @@ WRONG = {
         ("a loop over time", scan_is_a_loop, "Python steps"),
         ("divides by products of a", scan_divides_by_products, "NaN or inf"),
         ("composition in the wrong order", scan_wrong_combine, "wrong values"),
+    ],
+    "embedding_forward": [
+        ("columns instead of rows", embedding_wrong_axis, "wrong"),
+        ("ids off by one", embedding_off_by_one, "wrong values"),
+    ],
+    "embedding_backward": [
+        ("dW[ids] += d_out (repeats overwrite)", embedding_backward_overwrites, "with repeated ids: wrong gradient"),
+        ("transposed", embedding_backward_transposed, "wrong shape"),
+    ],
+    "temporal_softmax_loss": [
+        ("mask ignored", loss_mask_ignored, "average over the real tokens only"),
+        ("divides by the batch, not the tokens", loss_divides_by_batch, "wrong value"),
+        ("gradient not masked", loss_gradient_not_masked, "d_logits (batch, time, vocab) (with padding"),
+        ("no max subtracted", loss_overflows, "subtract each row's maximum"),
+    ],
+    "additive_attention": [
+        ("softmax over the batch", additive_softmax_over_batch, "wrong values"),
+        ("mask ignored", additive_mask_ignored, "exactly 0 where the mask is False"),
+        ("tanh forgotten", additive_no_tanh, "wrong values"),
+    ],
+    "beam_search": [
+        ("no length normalisation", beam_no_length_normalisation, "alpha=1.0"),
+        ("<eos> does not stop a beam", beam_eos_does_not_stop, "a different sequence"),
+        ("always greedy", beam_is_greedy, "a different sequence"),
+    ],
+    "linear_attention_recurrent": [
+        ("normaliser missing", linattn_no_normaliser, "dividing phi(q_t)^T S_t by the normaliser"),
+        ("non-causal state", linattn_non_causal_state, "out_t changed when only inputs after t changed"),
+        ("reads S_{t-1} before adding step t", linattn_reads_before_writing, "against the parallel form): wrong values"),
+        ("no feature map", linattn_no_feature_map, "wrong values"),
     ],
 }

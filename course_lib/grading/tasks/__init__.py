@@ -15,8 +15,9 @@ MODULES = (
     "ch06_gru",
     "ch07_bidirectional_deep",
     "ch08_applications",
-    "ch09_transformers",
-    "ch10_modern_rnns",
+    "ch09_seq2seq_attention",
+    "ch10_transformers",
+    "ch11_modern_rnns",
 )
 
 for _name in MODULES:

@@ -1,9 +1,11 @@
-"""Tasks of ``exercises/02_hopfield_elman.ipynb``: Hebbian storage, asynchronous recall, capacity."""
+"""Tasks of ``exercises/02_hopfield_elman.ipynb``: Hebbian storage, asynchronous recall, capacity, and the
+modern (continuous) Hopfield update, which is attention (book eq. eq-mhn-update)."""
 from __future__ import annotations
 
 import numpy as np
 
 from ...ref import hopfield as ref_hopfield
+from ...ref import modern_hopfield as ref_modern
 from ..compare import Mismatch, call_learner, expect_array, expect_pm1, shape_str, type_name
 from ..registry import Task, Test
 from .common import check_callable, number_question
@@ -161,4 +163,61 @@ CAPACITY = number_question(
     low=128, high=148,
 )
 
-TASKS = (HOPFIELD_STORE, HOPFIELD_RECALL, CAPACITY)
+
+
+# ----------------------------------------------------------------------------- modern_hopfield_update
+def _run_modern(fn, patterns, state, beta):
+    check_callable(fn, "modern_hopfield_update(patterns, state, beta)")
+    return call_learner(fn, patterns, state, beta, name="modern_hopfield_update")
+
+
+def _modern_expected(patterns, state, beta):
+    return ref_modern.modern_hopfield_update(patterns, state, beta)[0]
+
+
+def _modern_case(rng, beta, pm1=True, flip=0.2):
+    n_units, n_patterns = int(rng.integers(20, 40)), int(rng.integers(3, 12))
+    patterns = _patterns(rng, n_patterns, n_units) if pm1 else rng.normal(0.0, 1.0, size=(n_patterns, n_units))
+    state = ref_hopfield.corrupt(patterns[0], flip, seed=int(rng.integers(2**32))) if pm1 else \
+        rng.normal(0.0, 1.0, size=n_units)
+    return patterns, state, beta
+
+
+def _modern_shape(fn, rng):
+    patterns, state, beta = _modern_case(rng, 0.1)
+    got = _run_modern(fn, patterns, state, beta)
+    if not isinstance(got, np.ndarray) or got.shape != state.shape:
+        expect_array(got, _modern_expected(patterns, state, beta), "the new state (N,)")
+
+
+def _modern_betas(fn, rng):
+    for beta in (0.02, 0.1, 0.5):   # small betas: the softmax is soft, so beta changes the result a lot
+        patterns, state, _ = _modern_case(rng, beta)
+        expect_array(_run_modern(fn, patterns, state, beta), _modern_expected(patterns, state, beta),
+                     f"the new state (beta = {beta})")
+
+
+def _modern_real(fn, rng):
+    patterns, state, beta = _modern_case(rng, 0.7, pm1=False)
+    expect_array(_run_modern(fn, patterns, state, beta), _modern_expected(patterns, state, beta),
+                 "the new state (real-valued patterns and state, beta = 0.7)")
+
+
+def _modern_large_beta(fn, rng):
+    patterns, state, beta = _modern_case(rng, 50.0, flip=0.1)
+    expect_array(_run_modern(fn, patterns, state, beta), _modern_expected(patterns, state, beta),
+                 "the new state (beta = 50: scores in the thousands, subtract the largest before exp)")
+
+
+MODERN_UPDATE = Task(
+    "modern_hopfield_update", NOTEBOOK,
+    "One update of a modern Hopfield network, xi <- X^T softmax(beta X xi) (book eq. eq-mhn-update).",
+    (
+        Test("returns a state of shape (N,)", 1, _modern_shape),
+        Test("right for several beta (beta scales the scores)", 1, _modern_betas),
+        Test("right for real-valued patterns and states", 1, _modern_real),
+        Test("numerically stable for a large beta", 1, _modern_large_beta),
+    ),
+)
+
+TASKS = (HOPFIELD_STORE, HOPFIELD_RECALL, CAPACITY, MODERN_UPDATE)

@@ -1,4 +1,4 @@
-"""Tasks of ``exercises/09_transformers.ipynb``: scaled dot-product attention with a mask."""
+"""Tasks of ``exercises/10_transformers.ipynb``: scaled dot-product attention with a mask."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +8,7 @@ from ..compare import Mismatch, call_learner, expect_array, expect_tuple
 from ..registry import Task, Test
 from .common import check_callable, normal, sizes
 
-NOTEBOOK = "09_transformers"
+NOTEBOOK = "10_transformers"
 
 
 def _qkv(rng, lead, t_q, t_k, d, d_v, scale=1.0):

@@ -1,5 +1,6 @@
-"""Tasks of ``exercises/10_modern_rnns.ipynb``: the linear recurrence h_t = a_t * h_{t-1} + b_t,
-as a loop and as a parallel scan (book eq. eq-linear-recurrence).
+"""Tasks of ``exercises/11_modern_rnns.ipynb``: the linear recurrence h_t = a_t * h_{t-1} + b_t,
+as a loop and as a parallel scan (book eq. eq-linear-recurrence); causal linear attention as an RNN
+(book eq. eq-linattn-recurrent), checked against its parallel form (``course_lib.ref.linear_attention``).
 
 The reference is ``course_lib.nn.mingru.linear_recurrence_sequential`` (the loop minGRU is checked
 against), run in float64. A scan is told apart from a loop by counting the Python steps (calls and
@@ -18,7 +19,7 @@ from ..compare import Mismatch, call_learner, expect_array
 from ..registry import Task, Test
 from .common import check_callable, normal, sizes
 
-NOTEBOOK = "10_modern_rnns"
+NOTEBOOK = "11_modern_rnns"
 _SKIP = tuple({os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                os.path.dirname(np.__file__), sys.prefix, sys.base_prefix})
 
@@ -143,4 +144,70 @@ SCAN = Task(
     ),
 )
 
-TASKS = (LOOP, SCAN)
+
+
+# ----------------------------------------------------------------------------- linear attention as an RNN
+def _linattn_case(rng, time=None, dv=None):
+    from ... import ref
+
+    batch, d = sizes(rng, 2, 2, 6)
+    time = int(rng.integers(4, 12)) if time is None else time
+    dv = int(rng.choice([n for n in range(2, 8) if n != d])) if dv is None else dv
+    q, k, v = normal(rng, batch, time, d), normal(rng, batch, time, d), normal(rng, batch, time, dv)
+    return (q, k, v), ref.linear_attention(q, k, v)               # the parallel form, eq-linattn-parallel
+
+
+def _linattn_run(fn, args):
+    check_callable(fn, "linear_attention_recurrent(q, k, v)")
+    return call_learner(fn, *args, name="linear_attention_recurrent")
+
+
+def _linattn_shape(fn, rng):
+    args, expected = _linattn_case(rng)
+    got = _linattn_run(fn, args)
+    if not isinstance(got, np.ndarray) or got.shape != expected.shape:
+        expect_array(got, expected, "out (batch, time, d_v)")
+
+
+def _linattn_values(fn, rng):
+    args, expected = _linattn_case(rng)
+    expect_array(_linattn_run(fn, args), expected, "out (against the parallel form)")
+
+
+def _linattn_normaliser(fn, rng):
+    (q, k, v), _ = _linattn_case(rng)
+    got = _linattn_run(fn, (q, k, np.ones_like(v)))
+    if isinstance(got, np.ndarray) and got.shape == v.shape and np.all(np.isfinite(got)) \
+            and not np.allclose(got, 1.0, atol=1e-6, rtol=0):
+        raise Mismatch("with every v_t = 1 every output must be 1: the weights of a row sum to one only after "
+                       "dividing phi(q_t)^T S_t by the normaliser phi(q_t)^T z_t")
+    expect_array(got, np.ones_like(v), "out (with every v_t = 1)")
+
+
+def _linattn_causal(fn, rng):
+    (q, k, v), expected = _linattn_case(rng, time=10)
+    q2, k2, v2 = q.copy(), k.copy(), v.copy()
+    for x in (q2, k2, v2):
+        x[:, 5:] = normal(rng, *x[:, 5:].shape)
+    first, second = _linattn_run(fn, (q, k, v)), _linattn_run(fn, (q2, k2, v2))
+    for got in (first, second):
+        if not isinstance(got, np.ndarray) or got.shape != expected.shape:
+            expect_array(got, expected, "out")
+    if not np.allclose(first[:, :5], second[:, :5], atol=1e-9, rtol=0):
+        raise Mismatch("out_t changed when only inputs after t changed: the state at step t must hold steps "
+                       "1..t only (update S_t and z_t, then read out, one step at a time)")
+
+
+LINEAR_ATTENTION = Task(
+    "linear_attention_recurrent", NOTEBOOK,
+    "Causal linear attention as an RNN: S_t = S_{t-1} + phi(k_t) v_t^T, z_t = z_{t-1} + phi(k_t), "
+    "out_t = phi(q_t)^T S_t / phi(q_t)^T z_t (book eq. eq-linattn-recurrent), against the parallel form.",
+    (
+        Test("returns out shaped (batch, time, d_v)", 1, _linattn_shape),
+        Test("equals the parallel form (phi(Q) phi(K)^T * M) V / row sums", 1, _linattn_values),
+        Test("normalised: with v = 1 every output is 1", 1, _linattn_normaliser),
+        Test("causal: out_t does not depend on later steps", 1, _linattn_causal),
+    ),
+)
+
+TASKS = (LOOP, SCAN, LINEAR_ATTENTION)

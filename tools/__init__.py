@@ -1,0 +1,1 @@
+"""Build and test machinery of the repository (not part of the installed ``course_lib`` package)."""
