@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import json
 import re
 import threading
 import time
@@ -493,6 +492,31 @@ def test_the_wire_carries_values_and_refuses_everything_else():
                 good.replace(b'"nd"', b'"xx"'), good.replace(b"<f8", b"|O8")):
         with pytest.raises(wire.WireError):
             wire.decode(bad)
+
+
+def test_the_graders_models_cross_as_data_one_way_only():
+    """A task's model (beam search's next-token table, the sampling loop's RNN) reaches the worker as
+    arrays and is rebuilt there; a reply from the worker that holds one is refused."""
+    from course_lib.grading import models, wire
+
+    rng = np.random.default_rng(0)
+    table = models.NextTokenTable(np.log(rng.dirichlet(np.ones(4), size=(4, 4))), bos=0)
+    rnn = models.TinyCharRNN.random(rng, 5, 3)
+    payload = wire.encode({"step": table, "model": rnn}, models=True)
+    back = wire.decode(payload, model_of=models.build)
+    assert np.array_equal(back["step"]((0, 2, 3)), table((0, 2, 3)))
+    h = rnn.initial_state()
+    assert np.array_equal(back["model"].step(4, h)[0], rnn.step(4, h)[0])
+    with pytest.raises(wire.WireError, match="may not cross"):
+        wire.decode(payload)                                      # the grader's default: refused
+    with pytest.raises(wire.WireError, match="cannot be sent"):
+        wire.encode(table)                                        # without models=True: an object like any other
+    forged = wire.encode({"x": models.NextTokenTable(np.zeros((2, 2, 2)))}, models=True)
+    with pytest.raises(wire.WireError, match="unknown model"):
+        wire.decode(forged.replace(b"next_token_table", b"next_token_tablX"), model_of=models.build)
+    with pytest.raises(wire.WireError, match="float64"):
+        wire.decode(wire.encode({"x": models.NextTokenTable(np.zeros((2, 2, 2)))}, models=True)
+                    .replace(b"<f8", b"<f4").replace(b"[2, 2, 2]", b"[2, 2, 4]"), model_of=models.build)
 
 
 def test_report_strings_are_cleaned_for_csv_and_markdown():

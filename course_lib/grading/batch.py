@@ -341,7 +341,7 @@ def _remote_runner(session, limit):
                            "or run far too long?"), SKIPPED_AFTER_TIMEOUT
         except WorkerLost as err:
             return False, str(err), "skipped: the process running your code had stopped"
-        except Exception as err:  # noqa: BLE001 - the learner's result broke the comparison itself
+        except Exception as err:  # the learner's result broke the comparison itself
             return False, f"could not check your result ({type(err).__name__}: {str(err)[:200]})", ""
         finally:
             session.test_deadline = None
@@ -525,7 +525,7 @@ def grade(root, out, timeout: float = 120.0, jobs: int = 2, progress=None, memor
     def one(sub):
         try:
             run, nb = grade_notebook(sub, box, timeout)
-        except Exception as err:  # noqa: BLE001 - one bad submission never stops the batch
+        except Exception as err:  # one bad submission never stops the batch
             run, nb = NotebookRun("error", f"the grader failed on this notebook ({type(err).__name__}: "
                                   f"{str(err)[:200]})"), None
         if nb is not None:
@@ -561,7 +561,7 @@ def grade(root, out, timeout: float = 120.0, jobs: int = 2, progress=None, memor
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in f"{student}__{exercise}")[:150]
         try:
             nbformat.write(nbformat.from_dict(nb), str(out / "executed" / f"{safe}.ipynb"))
-        except Exception:  # noqa: BLE001 - the executed copy is a convenience
+        except Exception:  # the executed copy is a convenience
             pass
     write_csv(out / "scores.csv", scores)
     write_markdown(out / "report.md", scores, runs, ignored, timeout, header)

@@ -188,12 +188,12 @@ class Session:
     # ------------------------------------------------------------------ messages
     def _send(self, message, generators=None) -> None:
         try:
-            wire.send(self.fd_req, wire.encode(message, generators=generators))
+            wire.send(self.fd_req, wire.encode(message, generators=generators, models=True))
         except (BrokenPipeError, OSError) as err:
             raise self._lost("before it could be sent its inputs") from err
 
     def _recv(self, deadline):
-        handle_of = lambda i, n, c: RemoteCallable(self, i, n) if c else RemoteObject(self, i, n)  # noqa: E731
+        handle_of = lambda i, n, c: RemoteCallable(self, i, n) if c else RemoteObject(self, i, n)
         try:
             reply = wire.decode(wire.recv(self.fd_rep, deadline, REPLY_LIMIT), handle_of=handle_of)
         except TimeoutError:
@@ -266,7 +266,7 @@ class Session:
         try:
             message = {"op": "call", "id": fn.id, "args": list(args), "kwargs": dict(kwargs),
                        "limit": limit, "name": self.name}
-            payload = wire.encode(message, generators=generators)
+            payload = wire.encode(message, generators=generators, models=True)
         except wire.WireError as err:  # pragma: no cover - the grader's own inputs always cross
             raise RuntimeError(f"cannot send the inputs: {err}") from None
         try:

@@ -29,7 +29,7 @@ def clean(text, limit: int = 600) -> str:
     if not isinstance(text, str):
         try:
             text = str(text)
-        except Exception:  # noqa: BLE001 - a value whose __str__ fails is still reported
+        except Exception:  # a value whose __str__ fails is still reported
             text = f"<{type(text).__name__}>"
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     out = []

@@ -371,7 +371,7 @@ def _confine_and_exec(config, cgroup) -> None:
             _lib().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         os.chdir(config["cwd"])
         os.execve(config["argv"][0], config["argv"], config["env"])
-    except BaseException as err:  # noqa: BLE001 - nothing may run unconfined: report and stop
+    except BaseException as err:  # nothing may run unconfined: report and stop
         try:
             os.write(2, f"sandbox: could not confine the worker: {type(err).__name__}: {err}\n".encode())
         finally:

@@ -64,7 +64,7 @@ def read_notebook(data: bytes):
         if major != 4:
             nb = nbformat.convert(nb, 4)
             notes.append(f"nbformat {major} converted to 4")
-    except Exception as err:  # noqa: BLE001 - whatever is wrong with it, it is the submission's
+    except Exception as err:  # whatever is wrong with it, it is the submission's
         raise InvalidNotebook(f"not a valid notebook ({type(err).__name__})") from None
     if not isinstance(nb.get("cells"), list):
         raise InvalidNotebook("not a valid notebook (no list of cells)")
@@ -94,7 +94,7 @@ def code_cells(nb) -> list[tuple[int, str]]:
         if transform is not None:
             try:
                 source = transform(source)
-            except Exception:  # noqa: BLE001 - left as is: the sandbox reports the SyntaxError
+            except Exception:  # left as is: the sandbox reports the SyntaxError
                 pass
         out.append((index, source))
     return out

@@ -9,7 +9,9 @@ raw array bytes``. The JSON header is a tree of tagged nodes:
 ``dict`` (a list of key/value pairs), ``nd`` (an ndarray: dtype, shape, index of its bytes), ``np`` (a
 NumPy scalar), ``torch`` (a tensor, sent as its array), ``gen`` (a ``numpy.random.Generator``, sent as
 its bit generator's state so that the learner can draw from it remotely), ``handle`` (anything else:
-an object that stays in the worker, referred to by a number and its type's name).
+an object that stays in the worker, referred to by a number and its type's name), ``model`` (one of
+the grader's own small NumPy models of :mod:`course_lib.grading.models`, e.g. the next-token table a
+learner's beam search queries: sent as its name and arrays, and rebuilt only on the worker's side).
 
 Only numeric and boolean dtypes cross (no ``object``, no structured arrays). :func:`decode` checks
 every node and raises :class:`WireError` on anything else, so a malformed or malicious frame costs
@@ -26,7 +28,7 @@ import time
 
 import numpy as np
 
-__all__ = ["WireError", "Handle", "encode", "decode", "send", "recv", "MAX_FRAME", "DTYPES"]
+__all__ = ["WireError", "Handle", "Model", "encode", "decode", "send", "recv", "MAX_FRAME", "DTYPES"]
 
 MAX_FRAME = 256 * 2**20          # bytes in one message
 MAX_HEADER = 16 * 2**20          # bytes of JSON in one message
@@ -57,11 +59,25 @@ class Handle:
         return f"<remote {self.type_name} #{self.id}>"
 
 
+class Model:
+    """Base of the grader's models that cross to the worker as data (see :mod:`.models`): a subclass
+    sets ``wire_name`` and ``wire_state()`` (a dict of str -> ndarray/int/float) and is rebuilt on the
+    other side by ``cls(**state)``. Only the grader sends them (``encode(..., models=True)``); a worker's
+    reply that holds one is refused by :func:`decode` unless a ``model_of`` is given."""
+
+    wire_name = ""
+
+    def wire_state(self) -> dict:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+
 # ----------------------------------------------------------------------------- encoding
-def encode(value, handles=None, generators=None) -> bytes:
+def encode(value, handles=None, generators=None, models=False) -> bytes:
     """``value`` as a payload. ``handles``: a callable ``obj -> (id, type_name, is_callable)`` for
     objects that cannot cross (``None``: such objects are an error). ``generators``: a list that
-    receives every ``numpy.random.Generator`` encoded, in order (the worker sends their states back)."""
+    receives every ``numpy.random.Generator`` encoded, in order (the worker sends their states back).
+    ``models``: send :class:`Model` instances as data (the grader's side only; otherwise they are
+    objects like any other)."""
     blobs: list[bytes] = []
     count = [0]
 
@@ -73,6 +89,11 @@ def encode(value, handles=None, generators=None) -> bytes:
             return {"t": "none"}
         if isinstance(v, Handle):
             return {"t": "handle", "id": v.id, "type": v.type_name, "call": v.is_callable}
+        if models and isinstance(v, Model):
+            state = v.wire_state()
+            if type(state) is not dict or not all(isinstance(k, str) for k in state):
+                raise WireError(f"{type(v).__name__}.wire_state() must return a dict with str keys")
+            return {"t": "model", "name": str(v.wire_name), "state": node(state, depth + 1)}
         if isinstance(v, (bool, np.bool_)) and not isinstance(v, np.ndarray):
             return {"t": "bool", "v": bool(v)} if isinstance(v, bool) else _scalar(v)
         if isinstance(v, np.generic):
@@ -141,21 +162,22 @@ def _jsonable(state):
 
 
 # ----------------------------------------------------------------------------- decoding
-def decode(payload: bytes, handle_of=None, generator_of=None):
+def decode(payload: bytes, handle_of=None, generator_of=None, model_of=None):
     """The value in ``payload``; :class:`WireError` if anything is wrong with it.
 
     ``handle_of(id, type_name, is_callable)`` turns a handle node into an object (default: a
     :class:`Handle`); ``generator_of(state)`` turns a generator node into one (default: a new
-    ``numpy.random.Generator`` with that state)."""
+    ``numpy.random.Generator`` with that state); ``model_of(name, state)`` a model node (default:
+    refused -- the grader never accepts a model from the worker)."""
     try:
-        return _decode(memoryview(payload), handle_of, generator_of)
+        return _decode(memoryview(payload), handle_of, generator_of, model_of)
     except WireError:
         raise
     except (ValueError, TypeError, KeyError, IndexError, OverflowError, struct.error, RecursionError) as err:
         raise WireError(f"malformed message ({type(err).__name__})") from None
 
 
-def _decode(view, handle_of, generator_of):
+def _decode(view, handle_of, generator_of, model_of):
     if len(view) < 8:
         raise WireError("truncated message")
     (hlen,) = struct.unpack(">I", view[:4])
@@ -260,6 +282,14 @@ def _decode(view, handle_of, generator_of):
             if not isinstance(id_, int) or not isinstance(name, str) or not isinstance(call, bool):
                 raise WireError("malformed handle")
             return handle_of(id_, name, call) if handle_of is not None else Handle(id_, name, call)
+        if t == "model":
+            name = n["name"]
+            if model_of is None or not isinstance(name, str):
+                raise WireError("a model may not cross in this direction")
+            state = node(n["state"], depth + 1)
+            if type(state) is not dict:
+                raise WireError("malformed model")
+            return model_of(name, state)
         raise WireError(f"a node of unknown type {str(t)[:20]!r}")
 
     return node(tree, 0)

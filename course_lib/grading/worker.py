@@ -127,7 +127,7 @@ def _short(err: BaseException) -> str:
 
 
 def main(cfg: dict) -> None:
-    from . import checker, wire
+    from . import checker, models, wire
     from .compare import LearnerError, call_learner
     from .timelimit import TimeLimitExceeded, run_with_time_limit
 
@@ -169,12 +169,12 @@ def main(cfg: dict) -> None:
         error = ""
         try:
             code = compile(source, f"<cell {index + 1}>", "exec")
-            run_with_time_limit(lambda: exec(code, namespace), left)  # noqa: S102 - sandboxed learner code
+            run_with_time_limit(lambda: exec(code, namespace), left)  # sandboxed learner code
         except TimeLimitExceeded:
             error = f"stopped: the notebook's time ran out while this cell ran ({float(request['budget']):g} s in all)"
         except KeyboardInterrupt:
             error = "interrupted"
-        except BaseException as err:  # noqa: BLE001 - a failing cell is the learner's; the next cells still run
+        except BaseException as err:  # a failing cell is the learner's; the next cells still run
             error = _short(err)
         finally:
             sys.stdout = sys.stderr = capture
@@ -193,6 +193,7 @@ def main(cfg: dict) -> None:
 
         try:
             request = wire.decode(wire.recv(fd_in), handle_of=lambda i, n, c: handles.get(i, missing),
+                                  model_of=models.build,
                                   generator_of=make_generator)
         except (EOFError, OSError, wire.WireError):
             return
@@ -223,7 +224,7 @@ def main(cfg: dict) -> None:
             reply({"timeout": True})
         except LearnerError as err:
             reply({"learner_error": str(err)})
-        except BaseException as err:  # noqa: BLE001 - e.g. a result that cannot be sent
+        except BaseException as err:  # e.g. a result that cannot be sent
             reply({"learner_error": f"your function's result could not be read ({_short(err)})"})
         finally:
             sys.stdout = sys.stderr = capture
