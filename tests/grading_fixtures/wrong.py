@@ -14,6 +14,11 @@ def sigmoid(a):
     return 0.5 * (1.0 + np.tanh(0.5 * a))
 
 
+def _log_softmax(z):
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
 # --------------------------------------------------------------------------- 01_sequences
 def _cell(x, h, W_ih, W_hh, b_ih, b_hh):
     h_next = np.tanh(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
@@ -396,6 +401,85 @@ def sample_global_random_state(logits, temperature, rng):
 
 
 # --------------------------------------------------------------------------- 10_transformers
+def _sample_seq(model, start, length, temperature, rng, carry=True, feed_back=True, keep_start=False):
+    state, token, out = model.initial_state(), int(start), [int(start)] if keep_start else []
+    for _ in range(length):
+        logits, new_state = model.step(token if feed_back else start, state)
+        state = new_state if carry else model.initial_state()
+        token = _sample(logits, temperature, rng) if temperature > 0 else int(np.argmax(logits))
+        out.append(token)
+    return np.array(out, dtype=np.int64)
+
+
+def sequence_state_not_carried(model, start, length, temperature, rng):
+    return _sample_seq(model, start, length, temperature, rng, carry=False)
+
+
+def sequence_start_fed_every_step(model, start, length, temperature, rng):
+    return _sample_seq(model, start, length, temperature, rng, feed_back=False)
+
+
+def sequence_includes_start(model, start, length, temperature, rng):
+    return _sample_seq(model, start, length, temperature, rng, keep_start=True)[:length]
+
+
+def _count_lm(train_ids, vocab_size, order, as_probs=False):
+    ids = np.asarray(train_ids)
+    if order == 1:
+        counts = np.bincount(ids, minlength=vocab_size) + 1.0
+        table = np.log(counts / counts.sum())
+
+        def predict(x_t, state):
+            out = np.tile(table, (len(x_t), 1))
+            return (np.exp(out) if as_probs else out), None
+    else:
+        counts = np.ones((vocab_size, vocab_size))
+        np.add.at(counts, (ids[:-1], ids[1:]), 1.0)
+        table = np.log(counts / counts.sum(axis=1, keepdims=True))
+
+        def predict(x_t, state):
+            out = table[np.asarray(x_t)]
+            return (np.exp(out) if as_probs else out), None
+    return predict
+
+
+def lm_unigram_counts(train_ids, vocab_size, seed):
+    return _count_lm(train_ids, vocab_size, 1)
+
+
+def lm_bigram_counts(train_ids, vocab_size, seed):
+    return _count_lm(train_ids, vocab_size, 2)
+
+
+def lm_returns_probabilities(train_ids, vocab_size, seed):
+    return _count_lm(train_ids, vocab_size, 2, as_probs=True)
+
+
+def classifier_bag_of_words(ids, lengths, labels, vocab_size, seed):
+    """Logistic regression on word counts: order is lost."""
+    def bags(x):
+        x = np.asarray(x)
+        b = np.zeros((len(x), vocab_size))
+        np.add.at(b, (np.repeat(np.arange(len(x)), x.shape[1]), x.ravel()), 1.0)
+        b[:, 0] = 1.0
+        return b
+    X, y = bags(ids), np.asarray(labels, dtype=float)
+    w = np.zeros(vocab_size)
+    for _ in range(300):
+        p = 1.0 / (1.0 + np.exp(-X @ w))
+        w -= 0.5 * X.T @ (p - y) / len(y)
+    return lambda new_ids, new_lengths: (bags(new_ids) @ w > 0).astype(np.int64)
+
+
+def classifier_majority(ids, lengths, labels, vocab_size, seed):
+    majority = int(np.mean(labels) >= 0.5)
+    return lambda new_ids, new_lengths: np.full(len(new_ids), majority, dtype=np.int64)
+
+
+def classifier_returns_probabilities(ids, lengths, labels, vocab_size, seed):
+    return lambda new_ids, new_lengths: np.full(len(new_ids), 0.5)
+
+
 def _attention(q, k, v, mask=None, scale="sqrt", use_mask=True, axis=-1, stable=True):
     d = q.shape[-1]
     divisor = {"sqrt": np.sqrt(d), "none": 1.0, "d": float(d)}[scale]
@@ -743,6 +827,21 @@ WRONG = {
         ("always argmax", sample_always_argmax, "temperature 1"),
         ("no max subtracted", sample_overflows, "Probabilities contain NaN"),
         ("np.random instead of rng", sample_global_random_state, "generators of the same seed"),
+    ],
+    "sample_sequence": [
+        ("state not carried", sequence_state_not_carried, "carry the state"),
+        ("start token fed at every step", sequence_start_fed_every_step, "feed each generated token back"),
+        ("start token included", sequence_includes_start, "greedy"),
+    ],
+    "train_char_lm": [
+        ("unigram counts", lm_unigram_counts, "bits per character"),
+        ("bigram counts", lm_bigram_counts, "bits per character"),
+        ("probabilities instead of log-probabilities", lm_returns_probabilities, "log_softmax"),
+    ],
+    "train_classifier": [
+        ("bag of words", classifier_bag_of_words, "held-out accuracy"),
+        ("always the majority label", classifier_majority, "held-out accuracy"),
+        ("probabilities instead of labels", classifier_returns_probabilities, "integer labels"),
     ],
     "attention": [
         ("no 1/sqrt(d)", attention_unscaled, "weights (no mask): wrong values"),
