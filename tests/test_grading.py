@@ -561,3 +561,42 @@ def test_the_grading_benchmark_runs():
     r = run(n=2, jobs=1, timeout=60)
     assert r["statuses"] == {"ok": 2} and r["points"] == 2 * sum(t.max_points for t in tasks_for("01_sequences"))
     assert r["seconds"] > 0 and r["worker_peak_mb"] > 0
+
+
+def test_the_temporal_affine_reference_passes_a_finite_difference_check():
+    from course_lib.grading.tasks.ch03_bptt import temporal_affine_backward_reference, temporal_affine_reference
+
+    rng = np.random.default_rng(3)
+    x, W, b, d_out = rng.normal(size=(2, 3, 4)), rng.normal(size=(5, 4)), rng.normal(size=5), rng.normal(size=(2, 3, 5))
+    grads = temporal_affine_backward_reference(d_out, x, W)
+    args = {"x": x, "W": W, "b": b}
+    for (name, value), grad in zip(args.items(), grads):
+        numeric = np.zeros_like(value)
+        for i in np.ndindex(value.shape):
+            old = value[i]
+            value[i] = old + 1e-6
+            up = np.sum(d_out * temporal_affine_reference(**args))
+            value[i] = old - 1e-6
+            down = np.sum(d_out * temporal_affine_reference(**args))
+            value[i] = old
+            numeric[i] = (up - down) / 2e-6
+        assert np.allclose(grad, numeric, rtol=1e-6, atol=1e-8), name
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_the_multi_head_reference_matches_torch(causal):
+    import torch
+
+    from course_lib.grading.tasks.ch10_transformers import multi_head_reference
+
+    torch.manual_seed(0)
+    layer = torch.nn.MultiheadAttention(12, 3, batch_first=True, dtype=torch.float64)
+    torch.nn.init.normal_(layer.in_proj_bias)
+    x = torch.randn(2, 5, 12, dtype=torch.float64)
+    mask = torch.triu(torch.ones(5, 5, dtype=torch.bool), 1) if causal else None
+    out, weights = layer(x, x, x, attn_mask=mask, average_attn_weights=False)
+    p = {k: v.detach().numpy() for k, v in layer.state_dict().items()}
+    got = multi_head_reference(x.numpy(), p["in_proj_weight"], p["in_proj_bias"], p["out_proj.weight"],
+                               p["out_proj.bias"], 3, causal)
+    np.testing.assert_allclose(got[0], out.detach().numpy(), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(got[1], weights.detach().numpy(), rtol=0, atol=1e-10)

@@ -510,6 +510,55 @@ def attention_softmax_over_queries(q, k, v, mask=None):
 
 
 # --------------------------------------------------------------------------- 11_modern_rnns
+def _mha(x, in_w, in_b, out_w, out_b, n_heads, causal=False, split="transpose", scale="sqrt", use_causal=True,
+         out_proj=True):
+    batch, time, d = x.shape
+    q, k, v = np.split(x @ in_w.T + in_b, 3, axis=-1)
+
+    def heads(a):
+        if split == "reshape":                      # (batch, heads, time, dh) straight from the memory layout
+            return a.reshape(batch, n_heads, time, d // n_heads)
+        return a.reshape(batch, time, n_heads, d // n_heads).transpose(0, 2, 1, 3)
+
+    mask = np.tril(np.ones((time, time), dtype=bool)) if causal and use_causal else None
+    qh = heads(q) * (np.sqrt(d // n_heads) / np.sqrt(d) if scale == "d_model" else 1.0)
+    out, w = _attention(qh, heads(k), heads(v), mask)
+    out = (out.reshape(batch, time, d) if split == "reshape" else out.transpose(0, 2, 1, 3).reshape(batch, time, d))
+    return (out @ out_w.T + out_b if out_proj else out), w
+
+
+def mha_heads_not_transposed(*args):
+    return _mha(*args, split="reshape")
+
+
+def mha_scaled_by_d_model(*args):
+    return _mha(*args, scale="d_model")
+
+
+def mha_causal_ignored(*args):
+    return _mha(*args, use_causal=False)
+
+
+def mha_no_output_projection(*args):
+    return _mha(*args, out_proj=False)
+
+
+def affine_no_bias(x, W, b):
+    return x @ W.T
+
+
+def affine_last_step_only(x, W, b):
+    return np.broadcast_to((x[:, -1] @ W.T + b)[:, None], x.shape[:2] + (W.shape[0],)).copy()
+
+
+def affine_backward_last_step(d_out, x, W):
+    return d_out @ W, d_out[:, -1].T @ x[:, -1], d_out.sum(axis=(0, 1))
+
+
+def affine_backward_db_per_step(d_out, x, W):
+    return d_out @ W, np.einsum("bto,bti->oi", d_out, x), d_out.sum(axis=0)
+
+
 def _loop(a, b, h0):
     h, out = h0, np.empty_like(b)
     for t in range(b.shape[1]):
@@ -827,6 +876,20 @@ WRONG = {
         ("always argmax", sample_always_argmax, "temperature 1"),
         ("no max subtracted", sample_overflows, "Probabilities contain NaN"),
         ("np.random instead of rng", sample_global_random_state, "generators of the same seed"),
+    ],
+    "temporal_affine_forward": [
+        ("bias missing", affine_no_bias, "out: wrong values"),
+        ("the last step only", affine_last_step_only, "out: wrong values"),
+    ],
+    "temporal_affine_backward": [
+        ("dW from the last step only", affine_backward_last_step, "dW: wrong gradient"),
+        ("db kept per step", affine_backward_db_per_step, "db: wrong shape"),
+    ],
+    "multi_head_attention": [
+        ("heads split without a transpose", mha_heads_not_transposed, "wrong values"),
+        ("scaled by sqrt(d_model)", mha_scaled_by_d_model, "heads): wrong values"),
+        ("causal mask ignored", mha_causal_ignored, "causal): wrong values"),
+        ("no output projection", mha_no_output_projection, "out (1 head): wrong values"),
     ],
     "sample_sequence": [
         ("state not carried", sequence_state_not_carried, "carry the state"),

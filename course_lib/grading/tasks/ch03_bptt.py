@@ -142,4 +142,56 @@ TRUNCATED = multiple_choice(
     options="abcd", key="5d4af6915fec2bc61772c177d250008d5497bb05549a373558ab7122c3e15e7d",
 )
 
-TASKS = (RNN_CELL_BACKWARD, RNN_BACKWARD, TRUNCATED)
+# ----------------------------------------------------------------------------- the temporal affine layer
+def temporal_affine_reference(x, W, b):
+    """``out = x W^T + b`` at every step: x ``(batch, time, in)``, W ``(out, in)``, b ``(out,)`` ->
+    ``(batch, time, out)`` (the output layer of an RNN language model, book eq. eq-rnn-output)."""
+    return x @ W.T + b
+
+
+def temporal_affine_backward_reference(d_out, x, W):
+    """Gradients ``(dx (batch, time, in), dW (out, in), db (out,))`` of :func:`temporal_affine_reference`:
+    the weights are shared by every step, so ``dW`` and ``db`` sum over batch *and* time."""
+    return d_out @ W, np.einsum("bto,bti->oi", d_out, x), d_out.sum(axis=(0, 1))
+
+
+def _affine_case(rng):
+    batch, time, n_in, n_out = sizes(rng, 4, 2, 9)
+    return normal(rng, batch, time, n_in), normal(rng, n_out, n_in), normal(rng, n_out), normal(rng, batch, time, n_out)
+
+
+def _affine_forward(fn, rng, what):
+    check_callable(fn, "temporal_affine_forward(x, W, b)")
+    x, W, b, _ = _affine_case(rng)
+    got = call_learner(fn, x, W, b, name="temporal_affine_forward")
+    expect_array(got, temporal_affine_reference(x, W, b), what)
+
+
+def _affine_backward(fn, rng, which):
+    check_callable(fn, "temporal_affine_backward(d_out, x, W)")
+    x, W, _, d_out = _affine_case(rng)
+    got = expect_tuple(call_learner(fn, d_out, x, W, name="temporal_affine_backward"), 3,
+                       "temporal_affine_backward", "(dx, dW, db)")
+    _expect_grads(got, temporal_affine_backward_reference(d_out, x, W), ("dx", "dW", "db"), which)
+
+
+TEMPORAL_AFFINE_FORWARD = Task(
+    "temporal_affine_forward", NOTEBOOK,
+    "An affine layer applied at every time step: (batch, time, in) -> (batch, time, out).",
+    (
+        Test("out (batch, time, out): shape", 1, lambda fn, rng: _affine_forward(fn, rng, "out (batch, time, out)")),
+        Test("out = x W^T + b at every step", 1, lambda fn, rng: _affine_forward(fn, rng, "out")),
+    ),
+)
+
+TEMPORAL_AFFINE_BACKWARD = Task(
+    "temporal_affine_backward", NOTEBOOK,
+    "Backward of the temporal affine layer: dx, and dW, db summed over every step (shared weights).",
+    (
+        Test("returns (dx, dW, db) shaped like x, W, b", 1, lambda fn, rng: _affine_backward(fn, rng, ())),
+        Test("dx", 1, lambda fn, rng: _affine_backward(fn, rng, ("dx",))),
+        Test("dW and db summed over batch and time", 2, lambda fn, rng: _affine_backward(fn, rng, ("dW", "db"))),
+    ),
+)
+
+TASKS = (RNN_CELL_BACKWARD, RNN_BACKWARD, TEMPORAL_AFFINE_FORWARD, TEMPORAL_AFFINE_BACKWARD, TRUNCATED)

@@ -1,4 +1,4 @@
-"""Tasks of ``exercises/10_transformers.ipynb``: scaled dot-product attention with a mask."""
+"""Tasks of ``exercises/10_transformers.ipynb``: scaled dot-product attention with a mask, multi-head self-attention."""
 from __future__ import annotations
 
 import numpy as np
@@ -88,4 +88,56 @@ ATTENTION = Task(
     ),
 )
 
-TASKS = (ATTENTION,)
+
+
+# ----------------------------------------------------------------------------- multi-head self-attention
+def multi_head_reference(x, in_w, in_b, out_w, out_b, n_heads, causal=False):
+    """Multi-head self-attention with torch's ``nn.MultiheadAttention`` parameters (book eq. eq-multi-head):
+    x ``(batch, time, d)``, ``in_w (3d, d)`` (rows: W_q, W_k, W_v), ``in_b (3d,)``, ``out_w (d, d)``,
+    ``out_b (d,)`` -> ``(out (batch, time, d), weights (batch, n_heads, time, time))``."""
+    batch, time, d = x.shape
+    q, k, v = np.split(x @ in_w.T + in_b, 3, axis=-1)
+
+    def heads(a):                                   # (batch, time, d) -> (batch, heads, time, d / heads)
+        return a.reshape(batch, time, n_heads, d // n_heads).transpose(0, 2, 1, 3)
+
+    mask = np.tril(np.ones((time, time), dtype=bool)) if causal else None
+    out, weights = ref.attention(heads(q), heads(k), heads(v), mask=mask)
+    return out.transpose(0, 2, 1, 3).reshape(batch, time, d) @ out_w.T + out_b, weights
+
+
+def _mha(fn, rng, n_heads=None, causal=False, what="values"):
+    check_callable(fn, "multi_head_attention(x, in_proj_weight, in_proj_bias, out_proj_weight, out_proj_bias, "
+                       "n_heads, causal)")
+    heads = int(rng.integers(2, 5)) if n_heads is None else n_heads
+    batch, time = sizes(rng, 2, 2, 7)
+    d = heads * int(rng.integers(2, 5))
+    s = 1.0 / np.sqrt(d)
+    args = (normal(rng, batch, time, d), normal(rng, 3 * d, d, scale=s), normal(rng, 3 * d, scale=0.3),
+            normal(rng, d, d, scale=s), normal(rng, d, scale=0.3))
+    expected = multi_head_reference(*args, heads, causal)
+    got = expect_tuple(call_learner(fn, *args, heads, causal, name="multi_head_attention"), 2,
+                       "multi_head_attention", "(out, weights)")
+    note = f"{heads} head{'s' if heads > 1 else ''}" + (", causal" if causal else "")
+    if what == "shapes":
+        for g, e, n in zip(got, expected, ("out (batch, time, d)", "weights (batch, n_heads, time, time)")):
+            if not isinstance(g, np.ndarray) or g.shape != e.shape:
+                expect_array(g, e, n)
+        return
+    expect_array(got[1], expected[1], f"weights ({note})")
+    expect_array(got[0], expected[0], f"out ({note})")
+
+
+MULTI_HEAD = Task(
+    "multi_head_attention", NOTEBOOK,
+    "Multi-head self-attention with torch's nn.MultiheadAttention parameters; returns (out, per-head weights).",
+    (
+        Test("returns out (batch, time, d) and weights (batch, n_heads, time, time)", 1,
+             lambda fn, rng: _mha(fn, rng, what="shapes")),
+        Test("one head", 1, lambda fn, rng: _mha(fn, rng, n_heads=1)),
+        Test("several heads", 2, lambda fn, rng: _mha(fn, rng)),
+        Test("several heads with a causal mask", 2, lambda fn, rng: _mha(fn, rng, causal=True)),
+    ),
+)
+
+TASKS = (ATTENTION, MULTI_HEAD)
