@@ -60,7 +60,7 @@ class NextTokenTable(Model):
 
 
 class TinyCharRNN(Model):
-    """A trained-looking character model with an Elman recurrence (book eq. eq-rnn-cell)::
+    """A trained-looking character model with an Elman recurrence::
 
         h_t = tanh(E[x_t] + W h_{t-1} + b),    logits_t = V h_t + c
 

@@ -543,6 +543,34 @@ def mha_no_output_projection(*args):
     return _mha(*args, out_proj=False)
 
 
+def pe_sin_cos_swapped(length, d_model):
+    pos, i = np.arange(length)[:, None], np.arange(0, d_model, 2)
+    pe = np.zeros((length, d_model))
+    pe[:, 0::2] = np.cos(pos / 10000 ** (i / d_model))
+    pe[:, 1::2] = np.sin(pos / 10000 ** (i[: d_model // 2] / d_model))
+    return pe
+
+
+def pe_exponent_i_not_2i(length, d_model):
+    pos, i = np.arange(length)[:, None], np.arange(0, d_model, 2) // 2
+    pe = np.zeros((length, d_model))
+    pe[:, 0::2] = np.sin(pos / 10000 ** (i / d_model))
+    pe[:, 1::2] = np.cos(pos / 10000 ** (i[: d_model // 2] / d_model))
+    return pe
+
+
+def ln_unbiased_variance(x, weight, bias, eps):
+    return (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, ddof=1, keepdims=True) + eps) * weight + bias
+
+
+def ln_eps_outside_sqrt(x, weight, bias, eps):
+    return (x - x.mean(-1, keepdims=True)) / (np.sqrt(x.var(-1, keepdims=True)) + eps) * weight + bias
+
+
+def ln_over_the_batch(x, weight, bias, eps):
+    return (x - x.mean(0, keepdims=True)) / np.sqrt(x.var(0, keepdims=True) + eps) * weight + bias
+
+
 def affine_no_bias(x, W, b):
     return x @ W.T
 
@@ -890,6 +918,15 @@ WRONG = {
         ("scaled by sqrt(d_model)", mha_scaled_by_d_model, "heads): wrong values"),
         ("causal mask ignored", mha_causal_ignored, "causal): wrong values"),
         ("no output projection", mha_no_output_projection, "out (1 head): wrong values"),
+    ],
+    "positional_encoding": [
+        ("sin and cos swapped", pe_sin_cos_swapped, "wrong values"),
+        ("exponent i / d instead of 2i / d", pe_exponent_i_not_2i, "wrong values"),
+    ],
+    "layer_norm": [
+        ("unbiased variance", ln_unbiased_variance, "wrong values"),
+        ("eps outside the square root", ln_eps_outside_sqrt, "eps = 0.01: wrong values"),
+        ("normalised over the batch", ln_over_the_batch, "wrong values"),
     ],
     "sample_sequence": [
         ("state not carried", sequence_state_not_carried, "carry the state"),

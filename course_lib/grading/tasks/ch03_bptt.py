@@ -145,7 +145,7 @@ TRUNCATED = multiple_choice(
 # ----------------------------------------------------------------------------- the temporal affine layer
 def temporal_affine_reference(x, W, b):
     """``out = x W^T + b`` at every step: x ``(batch, time, in)``, W ``(out, in)``, b ``(out,)`` ->
-    ``(batch, time, out)`` (the output layer of an RNN language model, book eq. eq-rnn-output)."""
+    ``(batch, time, out)`` (the output layer of an RNN language model)."""
     return x @ W.T + b
 
 

@@ -1,4 +1,5 @@
-"""Tasks of ``exercises/10_transformers.ipynb``: scaled dot-product attention with a mask, multi-head self-attention."""
+"""Tasks of ``exercises/10_transformers.ipynb``: scaled dot-product attention with a mask, multi-head self-attention,
+the sinusoidal positional encoding and layer normalisation."""
 from __future__ import annotations
 
 import numpy as np
@@ -92,7 +93,7 @@ ATTENTION = Task(
 
 # ----------------------------------------------------------------------------- multi-head self-attention
 def multi_head_reference(x, in_w, in_b, out_w, out_b, n_heads, causal=False):
-    """Multi-head self-attention with torch's ``nn.MultiheadAttention`` parameters (book eq. eq-multi-head):
+    """Multi-head self-attention with torch's ``nn.MultiheadAttention`` parameters:
     x ``(batch, time, d)``, ``in_w (3d, d)`` (rows: W_q, W_k, W_v), ``in_b (3d,)``, ``out_w (d, d)``,
     ``out_b (d,)`` -> ``(out (batch, time, d), weights (batch, n_heads, time, time))``."""
     batch, time, d = x.shape
@@ -140,4 +141,45 @@ MULTI_HEAD = Task(
     ),
 )
 
-TASKS = (ATTENTION, MULTI_HEAD)
+
+
+# ----------------------------------------------------------------------------- positional encoding, layer norm
+def _pe(fn, rng, odd=False, long=False):
+    check_callable(fn, "positional_encoding(length, d_model)")
+    length = int(rng.integers(500, 2000)) if long else int(rng.integers(3, 12))
+    d_model = 2 * int(rng.integers(2, 9)) + (1 if odd else 0)
+    got = call_learner(fn, length, d_model, name="positional_encoding")
+    note = "an odd d_model" if odd else f"length {length}" if long else "even d_model"
+    expect_array(got, ref.positional_encoding(length, d_model), f"PE (length, d_model), {note}")
+
+
+POSITIONAL = Task(
+    "positional_encoding", NOTEBOOK,
+    "The sinusoidal positional encoding of Vaswani et al. (2017), (length, d_model) (book eq. eq-positional-encoding).",
+    (
+        Test("even d_model", 1, lambda fn, rng: _pe(fn, rng)),
+        Test("an odd d_model", 1, lambda fn, rng: _pe(fn, rng, odd=True)),
+        Test("long sequences", 1, lambda fn, rng: _pe(fn, rng, long=True)),
+    ),
+)
+
+
+def _ln(fn, rng, eps):
+    check_callable(fn, "layer_norm(x, weight, bias, eps)")
+    batch, time, d = sizes(rng, 3, 2, 9)
+    x = normal(rng, batch, time, d, scale=0.01 if eps > 1e-3 else 2.0) + 3.0
+    weight, bias = normal(rng, d), normal(rng, d)
+    got = call_learner(fn, x, weight, bias, eps, name="layer_norm")
+    expect_array(got, ref.layer_norm(x, weight, bias, eps), f"out (batch, time, d), eps = {eps:g}")
+
+
+LAYER_NORM = Task(
+    "layer_norm", NOTEBOOK,
+    "Layer normalisation over the features of every position, with a learned scale and shift.",
+    (
+        Test("values (eps = 1e-5)", 1, lambda fn, rng: _ln(fn, rng, 1e-5)),
+        Test("eps inside the square root (small variance, eps = 0.01)", 1, lambda fn, rng: _ln(fn, rng, 1e-2)),
+    ),
+)
+
+TASKS = (ATTENTION, MULTI_HEAD, POSITIONAL, LAYER_NORM)
