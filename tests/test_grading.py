@@ -600,3 +600,22 @@ def test_the_multi_head_reference_matches_torch(causal):
                                p["out_proj.bias"], 3, causal)
     np.testing.assert_allclose(got[0], out.detach().numpy(), rtol=0, atol=1e-10)
     np.testing.assert_allclose(got[1], weights.detach().numpy(), rtol=0, atol=1e-10)
+
+
+def test_the_rnn_lm_loss_reference_passes_a_finite_difference_check():
+    from course_lib.grading.tasks.ch03_bptt import _lm_case, rnn_lm_loss_reference
+
+    (x, h0, targets, mask, params), (loss, grads) = _lm_case(np.random.default_rng(4), padded=True)
+    assert not mask.all()
+    values = {**params, "x": x, "h0": h0}
+    for name, value in values.items():
+        numeric = np.zeros_like(value)
+        for i in np.ndindex(value.shape):
+            old = value[i]
+            value[i] = old + 1e-6
+            up = rnn_lm_loss_reference(x, h0, targets, mask, params)[0]
+            value[i] = old - 1e-6
+            down = rnn_lm_loss_reference(x, h0, targets, mask, params)[0]
+            value[i] = old
+            numeric[i] = (up - down) / 2e-6
+        assert np.allclose(grads[name], numeric, rtol=1e-5, atol=1e-8), name

@@ -571,6 +571,47 @@ def ln_over_the_batch(x, weight, bias, eps):
     return (x - x.mean(0, keepdims=True)) / np.sqrt(x.var(0, keepdims=True) + eps) * weight + bias
 
 
+def _lm_loss(x, h0, targets, mask, params, use_mask=True, scale_grad=True, through_rnn=True):
+    W_ih, W_hh, b_ih, b_hh, W_out, b_out = (params[k] for k in ("W_ih", "W_hh", "b_ih", "b_hh", "W_out", "b_out"))
+    h, hs = h0, []
+    for t in range(x.shape[1]):
+        h = np.tanh(x[:, t] @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
+        hs.append(h)
+    hs = np.stack(hs, 1)
+    logp = _log_softmax(hs @ W_out.T + b_out)
+    m = mask.astype(float) if use_mask else np.ones(mask.shape)
+    weight = m / m.sum() if scale_grad else m
+    loss = float(-(np.take_along_axis(logp, targets[..., None], -1)[..., 0] * m).sum() / m.sum())
+    dz = (np.exp(logp) - np.eye(logp.shape[-1])[targets]) * weight[..., None]
+    dhs = dz @ W_out
+    grads = {"W_out": np.einsum("btv,bth->vh", dz, hs), "b_out": dz.sum((0, 1))}
+    dW_ih, dW_hh, db_ih, db_hh = (np.zeros_like(p) for p in (W_ih, W_hh, b_ih, b_hh))
+    dx, dh = np.zeros_like(x), np.zeros_like(h0)
+    for t in reversed(range(x.shape[1])):
+        da = (dhs[:, t] + (dh if through_rnn else 0.0)) * (1 - hs[:, t] ** 2)
+        h_prev = hs[:, t - 1] if t > 0 else h0
+        dW_ih += da.T @ x[:, t]
+        dW_hh += da.T @ h_prev
+        db_ih += da.sum(0)
+        db_hh += da.sum(0)
+        dx[:, t] = da @ W_ih
+        dh = da @ W_hh
+    grads.update(W_ih=dW_ih, W_hh=dW_hh, b_ih=db_ih, b_hh=db_hh, x=dx, h0=dh)
+    return loss, grads
+
+
+def lm_loss_mask_ignored(*args):
+    return _lm_loss(*args, use_mask=False)
+
+
+def lm_loss_gradient_not_averaged(*args):
+    return _lm_loss(*args, scale_grad=False)
+
+
+def lm_loss_no_gradient_through_time(*args):
+    return _lm_loss(*args, through_rnn=False)
+
+
 def affine_no_bias(x, W, b):
     return x @ W.T
 
@@ -912,6 +953,11 @@ WRONG = {
     "temporal_affine_backward": [
         ("dW from the last step only", affine_backward_last_step, "dW: wrong gradient"),
         ("db kept per step", affine_backward_db_per_step, "db: wrong shape"),
+    ],
+    "rnn_lm_loss": [
+        ("mask ignored", lm_loss_mask_ignored, "average over the real tokens only"),
+        ("gradient not divided by the token count", lm_loss_gradient_not_averaged, "grads['W_out'] (with padding)"),
+        ("no gradient carried back through time", lm_loss_no_gradient_through_time, "(with padding): wrong gradient"),
     ],
     "multi_head_attention": [
         ("heads split without a transpose", mha_heads_not_transposed, "wrong values"),
