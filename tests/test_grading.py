@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import json
 import re
 import threading
 import time
@@ -24,7 +23,6 @@ from course_lib.grading import all_tasks, check, get_task, notebooks, tasks_for
 from course_lib.grading.batch import NotebookRun, discover, grade, score
 from course_lib.grading.compare import Mismatch, expect_array
 from course_lib.grading.release import ReleaseError, release, strip_source, student_version
-from course_lib.grading.result import RESULTS_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 EXERCISES = ROOT / "exercises"
@@ -231,14 +229,51 @@ def test_unknown_task_is_reported_not_raised(capsys):
     assert "unknown task 'rnn_cel_forward'" in capsys.readouterr().out
 
 
-def test_results_are_appended_as_json_lines(tmp_path, monkeypatch):
-    path = tmp_path / "results.jsonl"
-    monkeypatch.setenv(RESULTS_ENV, str(path))
-    check("rnn_types", "c", quiet=True)
-    check("rnn_cell_forward", WRONG["rnn_cell_forward"][0][1], seed=5, quiet=True)
-    lines = [json.loads(line) for line in path.read_text().splitlines()]
-    assert [(r["task"], r["points"], r["max_points"]) for r in lines] == [("rnn_types", 1, 1), ("rnn_cell_forward", 2, 4)]
-    assert [t["passed"] for t in lines[1]["tests"]] == [True, False, False, True]
+def test_inside_the_batch_worker_check_only_records(capsys):
+    from course_lib.grading import checker
+
+    seen = {}
+    checker.set_batch_recorder(lambda task, obj: seen.__setitem__(task, obj))
+    try:
+        result = check("rnn_types", "c", quiet=True)
+    finally:
+        checker.set_batch_recorder(None)
+    assert seen == {"rnn_types": "c"} and result.points == 0 and "recorded" in result.error
+    assert check("rnn_types", "c", quiet=True).passed
+
+
+def test_the_reference_is_locked_while_the_learners_function_runs():
+    from course_lib import ref
+
+    def calls_ref(x, h, W_ih, W_hh, b_ih, b_hh):
+        return ref.rnn_cell_forward(x, h, W_ih, W_hh, b_ih, b_hh)
+
+    def catches_and_retries(x, h, W_ih, W_hh, b_ih, b_hh):
+        try:
+            return ref.rnn_cell_forward(x, h, W_ih, W_hh, b_ih, b_hh)
+        except BaseException:
+            return ref.rnn_cell_forward(x, h, W_ih, W_hh, b_ih, b_hh)
+
+    for fn in (calls_ref, catches_and_retries):
+        result = check("rnn_cell_forward", fn, seed=2, quiet=True)
+        assert result.points == 0
+        assert all("course_lib.ref" in r and "reference implementation" in r for r in result.reasons)
+    # the guard is gone afterwards: the reference (and the task's own use of it) work normally
+    assert ref.rnn_cell_forward(np.zeros((1, 2)), np.zeros((1, 3)), np.zeros((3, 2)), np.zeros((3, 3)),
+                                np.zeros(3), np.zeros(3))[0].shape == (1, 3)
+    assert check("rnn_cell_forward", _solutions("01_sequences")["rnn_cell_forward"], seed=2, quiet=True).passed
+
+
+def test_answer_keys_are_not_in_plain_text_and_attempts_are_counted(capsys):
+    from course_lib.grading.tasks.common import answer_key
+
+    for path in sorted((ROOT / "course_lib" / "grading" / "tasks").glob("ch*.py")):
+        assert "correct=" not in path.read_text(encoding="utf-8"), f"{path.name} stores a letter in plain text"
+    assert answer_key("rnn_types", "c") != answer_key("truncated_bptt", "c")  # salted per task
+    first = check("truncated_bptt", "a", quiet=True).attempt
+    second = check("truncated_bptt", "b").attempt
+    assert second == first + 1
+    assert f"truncated_bptt: checking your answer (attempt {second})" in capsys.readouterr().out
 
 
 def test_answers_are_normalised_and_range_checked():
@@ -246,7 +281,10 @@ def test_answers_are_normalised_and_range_checked():
     assert check("rnn_types", "e", quiet=True).reasons == ['expected one of "a", "b", "c", "d"; got \'e\'']
     assert check("hopfield_capacity", "138", quiet=True).passed
     assert check("gru_parameters", 1920.0, quiet=True).passed
-    assert check("gru_parameters", 1921, quiet=True).reasons == ["1921 is too high"]
+    reasons = check("gru_parameters", 1921, quiet=True).reasons
+    assert reasons[0].startswith("1921 is not accepted") and "too low" not in reasons[0] and "too high" not in reasons[0]
+    assert check("spectral_radius", 0.1433457, quiet=True).passed
+    assert not check("spectral_radius", 0.9 ** 50, quiet=True).passed
 
 
 # ----------------------------------------------------------------------------- release
@@ -324,28 +362,31 @@ def test_discover_understands_both_layouts(tmp_path):
                  "ada/01_sequences (1).ipynb"]:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("{}")
-    subs, ignored = discover(tmp_path)
+    (tmp_path / "linked_01_sequences.ipynb").symlink_to(tmp_path / "ada" / "notes.txt")
+    subs, ignored, refused = discover(tmp_path)
     assert [(s.student, s.notebook, s.path.name) for s in subs] == [
         ("ada", "01_sequences", "01_sequences (1).ipynb"),
         ("ada", "03_bptt", "Copy of 03_bptt.ipynb"),
         ("grace_hopper", "01_sequences", "grace_hopper_01_sequences.ipynb"),
     ]
-    assert len(ignored) == 3 and any("ada already has" in line for line in ignored)
+    assert len(ignored) == 4 and any("ada already has" in line for line in ignored)
+    assert refused == {"linked": ["linked_01_sequences.ipynb: a symbolic link: refused (submit the notebook itself)"]}
+    assert subs[0].data == b"{}"  # read before anything runs
 
 
-def test_score_takes_the_last_check_and_clips_to_the_maximum():
-    results = [{"task": "rnn_cell_forward", "points": 1, "tests": [{"passed": False, "reason": "early"}]},
-               {"task": "rnn_cell_forward", "points": 99, "tests": []},
-               {"task": "rnn_types", "points": 0, "tests": [{"passed": False, "reason": "wrong letter"}]},
-               {"task": "lstm_cell_forward", "points": 4, "tests": []}]  # another chapter's task: ignored
+def test_score_gives_a_reason_for_every_lost_point():
+    from course_lib.grading import CheckResult, TestOutcome
+
+    tasks = {t.name: t for t in tasks_for("01_sequences")}
+    partial = CheckResult("rnn_cell_forward", 3, 4, [TestOutcome("a", 1, 1, True), TestOutcome("b", 0, 1, False, "wrong")])
+    results = [(tasks["rnn_cell_forward"], partial, ""), (tasks["rnn_types"], None, "rejected: uses course_lib.ref")]
     rows = score("ada", "01_sequences", NotebookRun("ok", "", results))
-    assert [(r.task, r.points, r.max_points) for r in rows] == [
-        ("rnn_cell_forward", 4, 4), ("rnn_forward", 0, 3), ("rnn_types", 0, 1)]
-    assert rows[1].reason.startswith("not checked") and rows[2].reason == "wrong letter"
-    crashed = score("ada", "01_sequences", NotebookRun("kernel_died", "the kernel died", results))
-    assert [(r.points, r.reason) for r in crashed] == [          # checks that ran before the crash count
-        (4, "checked before the run stopped (the kernel died)"), (0, "the kernel died"),
-        (0, "wrong letter; checked before the run stopped (the kernel died)")]
+    assert [(r.task, r.points, r.max_points, r.reason) for r in rows] == [
+        ("rnn_cell_forward", 3, 4, "wrong"), ("rnn_forward", 0, 3, "not graded"),
+        ("rnn_types", 0, 1, "rejected: uses course_lib.ref")]
+    crashed = score("ada", "01_sequences", NotebookRun("died", "the process died", results))
+    assert crashed[0].reason == "wrong; checked before the run stopped (the process died)"
+    assert crashed[1].reason == "the process died"
 
 
 # ----------------------------------------------------------------------------- batch grading: end to end
@@ -403,13 +444,13 @@ def test_batch_report_of_good_partial_and_broken_submissions(tmp_path):
         "partial": [("rnn_cell_forward", 2, 4), ("rnn_forward", 1, 3), ("rnn_types", 0, 1)],
     }
     assert runs[("broken", "01_sequences")].status == "invalid"
-    assert runs[("crash", "01_sequences")].status == "kernel_died"
+    assert runs[("crash", "01_sequences")].status == "died"
     report = (tmp_path / "report" / "report.md").read_text()
-    for line in ("| broken | 0/8 (invalid notebook) | **0/8** |", "| crash | 4/8 (kernel died) | **4/8** |",
+    for line in ("| broken | 0/8 (invalid notebook) | **0/8** |", "| crash | 4/8 (process died) | **4/8** |",
                  "| good | 8/8 | **8/8** |", "| partial | 3/8 | **3/8** |"):
         assert line in report
-    assert "not a valid notebook" in report and "the kernel died while running cell 7 of 13" in report
-    assert '"d" is not the right answer' in report and "h_next (with h = 0): wrong values" in report
+    assert "not a valid notebook" in report and "process died while running cell 7 of 13" in report
+    assert '"d" is not the right answer' in report and "h\\_next (with h = 0): wrong values" in report
     with open(tmp_path / "report" / "scores.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert sum(int(r["points"]) for r in rows) == 15 and sum(int(r["max_points"]) for r in rows) == 32
@@ -422,7 +463,159 @@ def test_a_notebook_that_never_finishes_is_stopped_keeping_the_checks_it_ran(tmp
     start = time.monotonic()
     scores, runs, _ = grade(subs, tmp_path / "report", timeout=5, jobs=1)
     assert time.monotonic() - start < 40
-    assert runs[("loop", "01_sequences")].status == "timeout"
+    assert runs[("loop", "01_sequences")].status == "timeout", runs
     assert [s.points for s in scores] == [0, 0, 1]             # rnn_types was checked before the loop
     assert all("did not finish within 5 s" in s.reason for s in scores)
     assert scores[2].reason.startswith("checked before the run stopped")
+
+
+# ----------------------------------------------------------------------------- the untrusting grader's parts
+def test_the_wire_carries_values_and_refuses_everything_else():
+    import struct
+
+    from course_lib.grading import wire
+
+    gen = np.random.default_rng(5)
+    value = {"a": np.arange(6.0).reshape(2, 3), "b": (1, 2.5, float("nan"), "s\udcff", None, True),
+             "c": [np.int64(3), np.float32(1.5), np.zeros(0, dtype=bool)], 7: gen}
+    gens = []
+    back = wire.decode(wire.encode(value, generators=gens))
+    assert gens == [gen] and back["a"].dtype == np.float64 and np.array_equal(back["a"], value["a"])
+    assert back["b"][:2] == (1, 2.5) and np.isnan(back["b"][2]) and back["b"][3:] == ("s\udcff", None, True)
+    assert isinstance(back["c"][0], np.int64) and back[7].integers(10**9) == np.random.default_rng(5).integers(10**9)
+    with pytest.raises(wire.WireError, match="cannot be sent"):
+        wire.encode(object())
+    with pytest.raises(wire.WireError, match="dtype object"):
+        wire.encode(np.array([object()]))
+    good = wire.encode(np.zeros(3))
+    for bad in (b"", good[:-1], good + b"x", struct.pack(">I", 10**9) + good[4:],
+                good.replace(b'"nd"', b'"xx"'), good.replace(b"<f8", b"|O8")):
+        with pytest.raises(wire.WireError):
+            wire.decode(bad)
+
+
+def test_the_graders_models_cross_as_data_one_way_only():
+    """A task's model (beam search's next-token table, the sampling loop's RNN) reaches the worker as
+    arrays and is rebuilt there; a reply from the worker that holds one is refused."""
+    from course_lib.grading import models, wire
+
+    rng = np.random.default_rng(0)
+    table = models.NextTokenTable(np.log(rng.dirichlet(np.ones(4), size=(4, 4))), bos=0)
+    rnn = models.TinyCharRNN.random(rng, 5, 3)
+    payload = wire.encode({"step": table, "model": rnn}, models=True)
+    back = wire.decode(payload, model_of=models.build)
+    assert np.array_equal(back["step"]((0, 2, 3)), table((0, 2, 3)))
+    h = rnn.initial_state()
+    assert np.array_equal(back["model"].step(4, h)[0], rnn.step(4, h)[0])
+    with pytest.raises(wire.WireError, match="may not cross"):
+        wire.decode(payload)                                      # the grader's default: refused
+    with pytest.raises(wire.WireError, match="cannot be sent"):
+        wire.encode(table)                                        # without models=True: an object like any other
+    forged = wire.encode({"x": models.NextTokenTable(np.zeros((2, 2, 2)))}, models=True)
+    with pytest.raises(wire.WireError, match="unknown model"):
+        wire.decode(forged.replace(b"next_token_table", b"next_token_tablX"), model_of=models.build)
+    with pytest.raises(wire.WireError, match="float64"):
+        wire.decode(wire.encode({"x": models.NextTokenTable(np.zeros((2, 2, 2)))}, models=True)
+                    .replace(b"<f8", b"<f4").replace(b"[2, 2, 2]", b"[2, 2, 4]"), model_of=models.build)
+
+
+def test_report_strings_are_cleaned_for_csv_and_markdown():
+    from course_lib.grading.report import clean, csv_cell, md_cell
+
+    assert clean("a\udcffb\x00c\u202ed\nnext") == "a\\udcffb\\x00c\\u202ed next"
+    assert csv_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)" and csv_cell("-1+2") == "'-1+2" and csv_cell("ok") == "ok"
+    assert md_cell("| [x](y) <b>*_") == "\\| \\[x\\](y) &lt;b&gt;\\*\\_"
+    assert len(clean("x" * 5000)) == 600
+
+
+def test_notebooks_are_read_tolerantly():
+    from course_lib.grading.submission import InvalidNotebook, read_notebook
+
+    data = (EXERCISES / "01_sequences.ipynb").read_bytes()
+    nb, notes = read_notebook(b"\xef\xbb\xbf" + data.replace(b"Graded", b"Gr\xe4ded", 1))
+    assert len(nb.cells) > 5 and any("byte-order mark" in n for n in notes) and any("not UTF-8" in n for n in notes)
+    for bad, why in ((b'{"cells": [', "not JSON"), (b"[1, 2]", "no list of cells"), (b"\xff\xfe\x00", "UTF-16")):
+        with pytest.raises(InvalidNotebook, match=why):
+            read_notebook(bad)
+
+
+def test_graded_cells_that_use_the_reference_are_found_statically():
+    from course_lib.grading.submission import check_calls, forbidden_uses
+
+    cells = [(0, "import course_lib\nfrom course_lib import nn as N"),
+             (1, "def f(x):\n    return course_lib.ref.f(x)"),
+             (2, "def g(x):\n    return N.LSTM(1, 1)"),
+             (3, "import importlib\ndef h(x):\n    return importlib.import_module('course_lib.train')"),
+             (4, "def k(x):\n    return getattr(course_lib, 'experiments')"),
+             (5, "def ok(x):\n    split = 'train'\n    return course_lib.data, split"),
+             (6, "check('t1', f); check('t2', g); check('t3', h); check('t4', k); check('t5', ok)")]
+    found = forbidden_uses(cells, check_calls(cells))
+    assert sorted(found) == ["t1", "t2", "t3", "t4"]
+    assert "course_lib.ref (line 2)" in found["t1"] and "bound to a reference module" in found["t2"]
+    assert "'course_lib.train'" in found["t3"] and "getattr(course_lib, 'experiments')" in found["t4"]
+
+
+def test_the_grading_benchmark_runs():
+    from course_lib.bench.grading import run
+
+    r = run(n=2, jobs=1, timeout=60)
+    assert r["statuses"] == {"ok": 2} and r["points"] == 2 * sum(t.max_points for t in tasks_for("01_sequences"))
+    assert r["seconds"] > 0 and r["worker_peak_mb"] > 0
+
+
+def test_the_temporal_affine_reference_passes_a_finite_difference_check():
+    from course_lib.grading.tasks.ch03_bptt import temporal_affine_backward_reference, temporal_affine_reference
+
+    rng = np.random.default_rng(3)
+    x, W, b, d_out = rng.normal(size=(2, 3, 4)), rng.normal(size=(5, 4)), rng.normal(size=5), rng.normal(size=(2, 3, 5))
+    grads = temporal_affine_backward_reference(d_out, x, W)
+    args = {"x": x, "W": W, "b": b}
+    for (name, value), grad in zip(args.items(), grads):
+        numeric = np.zeros_like(value)
+        for i in np.ndindex(value.shape):
+            old = value[i]
+            value[i] = old + 1e-6
+            up = np.sum(d_out * temporal_affine_reference(**args))
+            value[i] = old - 1e-6
+            down = np.sum(d_out * temporal_affine_reference(**args))
+            value[i] = old
+            numeric[i] = (up - down) / 2e-6
+        assert np.allclose(grad, numeric, rtol=1e-6, atol=1e-8), name
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_the_multi_head_reference_matches_torch(causal):
+    import torch
+
+    from course_lib.grading.tasks.ch10_transformers import multi_head_reference
+
+    torch.manual_seed(0)
+    layer = torch.nn.MultiheadAttention(12, 3, batch_first=True, dtype=torch.float64)
+    torch.nn.init.normal_(layer.in_proj_bias)
+    x = torch.randn(2, 5, 12, dtype=torch.float64)
+    mask = torch.triu(torch.ones(5, 5, dtype=torch.bool), 1) if causal else None
+    out, weights = layer(x, x, x, attn_mask=mask, average_attn_weights=False)
+    p = {k: v.detach().numpy() for k, v in layer.state_dict().items()}
+    got = multi_head_reference(x.numpy(), p["in_proj_weight"], p["in_proj_bias"], p["out_proj.weight"],
+                               p["out_proj.bias"], 3, causal)
+    np.testing.assert_allclose(got[0], out.detach().numpy(), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(got[1], weights.detach().numpy(), rtol=0, atol=1e-10)
+
+
+def test_the_rnn_lm_loss_reference_passes_a_finite_difference_check():
+    from course_lib.grading.tasks.ch03_bptt import _lm_case, rnn_lm_loss_reference
+
+    (x, h0, targets, mask, params), (loss, grads) = _lm_case(np.random.default_rng(4), padded=True)
+    assert not mask.all()
+    values = {**params, "x": x, "h0": h0}
+    for name, value in values.items():
+        numeric = np.zeros_like(value)
+        for i in np.ndindex(value.shape):
+            old = value[i]
+            value[i] = old + 1e-6
+            up = rnn_lm_loss_reference(x, h0, targets, mask, params)[0]
+            value[i] = old - 1e-6
+            down = rnn_lm_loss_reference(x, h0, targets, mask, params)[0]
+            value[i] = old
+            numeric[i] = (up - down) / 2e-6
+        assert np.allclose(grads[name], numeric, rtol=1e-5, atol=1e-8), name

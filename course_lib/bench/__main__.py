@@ -1,8 +1,9 @@
-"""``python -m course_lib.bench {ref,nn,gpu}``: dispatch to the benchmark suites."""
+"""``python -m course_lib.bench {ref,nn,gpu,grading}``: dispatch to the benchmark suites."""
 import importlib
 import sys
 
-SUITES = {"ref": "course_lib.bench.ref", "nn": "course_lib.bench.nn", "gpu": "course_lib.bench.gpu"}
+SUITES = {"ref": "course_lib.bench.ref", "nn": "course_lib.bench.nn", "gpu": "course_lib.bench.gpu",
+          "grading": "course_lib.bench.grading"}
 
 
 def main(argv=None):

@@ -17,7 +17,7 @@ Modules: :mod:`.checker` (``check``), :mod:`.registry` and :mod:`.tasks` (what i
 """
 from .checker import TIME_LIMIT_S, check
 from .registry import all_tasks, get_task, notebooks, tasks_for
-from .result import RESULTS_ENV, CheckResult, TestOutcome
+from .result import CheckResult, TestOutcome
 
 __all__ = ["check", "CheckResult", "TestOutcome", "get_task", "all_tasks", "tasks_for", "notebooks",
-           "RESULTS_ENV", "TIME_LIMIT_S"]
+           "TIME_LIMIT_S"]

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 __all__ = [
-    "Mismatch", "LearnerError", "call_learner", "shape_str", "type_name",
+    "Mismatch", "LearnerError", "WorkerLost", "call_learner", "shape_str", "type_name",
     "expect_array", "expect_tuple", "expect_mapping", "expect_pm1", "expect_index", "expect_number",
     "ATOL", "RTOL",
 ]
@@ -34,8 +34,15 @@ class LearnerError(Exception):
     """The learner's function raised; ``str(err)`` names the exception, its message and the line."""
 
 
+class WorkerLost(BaseException):
+    """Batch grading: the sandboxed process running the learner's code died or stopped answering."""
+
+
 def type_name(obj) -> str:
     """``ndarray``, ``torch.Tensor``, ``tuple``, ... for messages."""
+    remote = getattr(obj, "remote_type_name", None)
+    if isinstance(remote, str):
+        return remote
     cls = type(obj)
     module = cls.__module__
     if module.startswith("torch"):
@@ -76,27 +83,42 @@ def call_learner(fn, *args, name: str | None = None, **kwargs):
     """``fn(*args, **kwargs)`` on copies of the array arguments (so the reference's inputs stay intact).
 
     Any exception the learner's code raises -- including ``SystemExit`` -- becomes a
-    :class:`LearnerError` with its type, message and line. The time limit
+    :class:`LearnerError` with its type, message and line; so does a call into the course's
+    reference implementations (see :mod:`course_lib.grading.guard`). The time limit
     (:class:`~course_lib.grading.timelimit.TimeLimitExceeded`) and ``KeyboardInterrupt`` pass through.
     NumPy warnings (overflow, invalid value) are silenced: their NaNs are reported instead.
     """
+    from .guard import ReferenceUsed, reference_guard
     from .timelimit import TimeLimitExceeded
 
     name = name or getattr(fn, "__name__", "your function")
+    if getattr(fn, "runs_remotely", False):  # batch grading: the sandbox reports the learner's errors itself
+        fn.session.name = name
+        return fn(*args, **kwargs)
     args = _copy(args)
     kwargs = _copy(kwargs)
+    used: list = []
     try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
+        with warnings.catch_warnings(), np.errstate(all="ignore"), reference_guard(name) as used:
             warnings.simplefilter("ignore")
-            return fn(*args, **kwargs)
-    except (TimeLimitExceeded, KeyboardInterrupt):
+            value = fn(*args, **kwargs)
+    except (TimeLimitExceeded, KeyboardInterrupt, LearnerError, WorkerLost):
         raise
+    except ReferenceUsed as err:
+        raise LearnerError(str(err)) from None
     except NotImplementedError as err:
         detail = f": {err}" if str(err) else ""
         raise LearnerError(f"{name} is not implemented yet (it raised NotImplementedError{detail})") from None
     except BaseException as err:  # the learner's error, whatever it is, is reported, never fatal
+        if used:
+            raise LearnerError(f"{name} called {used[0]}, the course's reference implementation: "
+                               "a graded function must compute its result itself") from None
         message = str(err).strip().splitlines()[0][:300] if str(err).strip() else "(no message)"
         raise LearnerError(f"{name} raised {type(err).__name__}: {message}{_where(err.__traceback__)}") from None
+    if used:  # the function caught the guard's exception and went on: it still counts
+        raise LearnerError(f"{name} called {used[0]}, the course's reference implementation: "
+                           "a graded function must compute its result itself")
+    return value
 
 
 def expect_tuple(value, n: int, what: str, names: str):

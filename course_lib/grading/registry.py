@@ -41,6 +41,7 @@ class Task:
     description: str
     tests: tuple = field(default_factory=tuple)
     kind: str = "function"
+    time_limit: float | None = None  # seconds per test; None: checker.TIME_LIMIT_S (training tasks need more)
 
     def __post_init__(self):
         if self.kind not in KINDS:

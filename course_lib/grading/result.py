@@ -1,18 +1,15 @@
 """What a check found: one :class:`TestOutcome` per test, gathered in a :class:`CheckResult`.
 
-A result prints as the learner sees it, turns into a JSON-able dict, and -- when the environment
-variable ``COURSE_GRADING_RESULTS`` names a file -- is appended to that file as one JSON line, which
-is how the batch grader (:mod:`course_lib.grading.batch`) collects the scores of a notebook run.
+A result prints as the learner sees it and turns into a JSON-able dict. Nothing a result says is
+trusted by the batch grader (:mod:`course_lib.grading.batch`): it runs every check again itself.
 """
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["TestOutcome", "CheckResult", "RESULTS_ENV", "record"]
+__all__ = ["TestOutcome", "CheckResult", "ATTEMPT_LINE"]
 
-RESULTS_ENV = "COURSE_GRADING_RESULTS"
+ATTEMPT_LINE = "{task}: checking your answer (attempt {attempt})"
 
 
 @dataclass
@@ -42,6 +39,7 @@ class CheckResult:
     seed: int | None = None
     error: str = ""
     kind: str = "function"
+    attempt: int = 0  # answers: how many times this kernel has checked one for this task
 
     @property
     def passed(self) -> bool:
@@ -63,7 +61,8 @@ class CheckResult:
             return f"{self.task}: {self.error}\n{self.summary()}"
         width = max(len(t.name) for t in self.tests) if self.tests else 0
         if self.kind == "answer":
-            lines = [f"{self.task}: checking your answer"]
+            lines = [ATTEMPT_LINE.format(task=self.task, attempt=self.attempt) if self.attempt
+                     else f"{self.task}: checking your answer"]
         else:
             n = len(self.tests)
             lines = [f"{self.task}: {n} test{'s' if n != 1 else ''} on fresh random inputs (seed {self.seed})"]
@@ -86,18 +85,3 @@ class CheckResult:
 
     def __repr__(self) -> str:
         return f"<CheckResult {self.summary()}>"
-
-
-def record(result: CheckResult, path: str | None = None) -> None:
-    """Append ``result`` as one JSON line to ``path`` (default: ``$COURSE_GRADING_RESULTS``; no-op if unset).
-
-    Never raises: grading feedback in a notebook must not fail because a results file cannot be written.
-    """
-    path = path or os.environ.get(RESULTS_ENV)
-    if not path:
-        return
-    try:
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(result.as_dict()) + "\n")
-    except OSError as err:  # pragma: no cover - reported, not fatal
-        print(f"(could not record the result in {path}: {err})")

@@ -14,6 +14,11 @@ def sigmoid(a):
     return 0.5 * (1.0 + np.tanh(0.5 * a))
 
 
+def _log_softmax(z):
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
 # --------------------------------------------------------------------------- 01_sequences
 def _cell(x, h, W_ih, W_hh, b_ih, b_hh):
     h_next = np.tanh(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
@@ -243,6 +248,95 @@ def gru_r_z_order_swapped(x, h, W_ih, W_hh, b_ih, b_hh):
     return _gru(x, h, W_ih, W_hh, b_ih, b_hh, rz_swapped=True)
 
 
+def _lstm_layer(x, h0, c0, W_ih, W_hh, b_ih, b_hh, zero_c0=False, out_c=False):
+    h, c = h0, (np.zeros_like(c0) if zero_c0 else c0)
+    out, caches = np.empty((x.shape[0], x.shape[1], h0.shape[1])), []
+    for t in range(x.shape[1]):
+        (h, c), cache = _lstm(x[:, t], h, c, W_ih, W_hh, b_ih, b_hh)
+        caches.append(cache)
+        out[:, t] = c if out_c else h
+    return out, (h, c), caches
+
+
+def lstm_layer_ignores_c0(x, h0, c0, W_ih, W_hh, b_ih, b_hh):
+    return _lstm_layer(x, h0, c0, W_ih, W_hh, b_ih, b_hh, zero_c0=True)[:2]
+
+
+def lstm_layer_outputs_c(x, h0, c0, W_ih, W_hh, b_ih, b_hh):
+    return _lstm_layer(x, h0, c0, W_ih, W_hh, b_ih, b_hh, out_c=True)[:2]
+
+
+def _lstm_bptt(d_out, d_final, x, h0, c0, W_ih, W_hh, b_ih, b_hh, use_final=True, carry_dc=True):
+    _, _, caches = _lstm_layer(x, h0, c0, W_ih, W_hh, b_ih, b_hh)
+    dx, dW_ih, dW_hh, db = np.zeros_like(x), np.zeros_like(W_ih), np.zeros_like(W_hh), np.zeros_like(b_ih)
+    dh, dc = d_final if use_final else (np.zeros_like(h0), np.zeros_like(c0))
+    for t in reversed(range(x.shape[1])):
+        dx[:, t], dh, dc, a, b, c, _ = _lstm_backward((dh + d_out[:, t], dc), caches[t])
+        dc = dc if carry_dc else np.zeros_like(dc)
+        dW_ih, dW_hh, db = dW_ih + a, dW_hh + b, db + c
+    return dx, dh, dc, dW_ih, dW_hh, db, db.copy()
+
+
+def lstm_bptt_ignores_final_state(*args):
+    return _lstm_bptt(*args, use_final=False)
+
+
+def lstm_bptt_drops_the_cell_gradient(*args):
+    return _lstm_bptt(*args, carry_dc=False)
+
+
+def gru_layer_ignores_h0(x, h0, W_ih, W_hh, b_ih, b_hh):
+    h, out = np.zeros_like(h0), np.empty((x.shape[0], x.shape[1], h0.shape[1]))
+    for t in range(x.shape[1]):
+        h = _gru(x[:, t], h, W_ih, W_hh, b_ih, b_hh)
+        out[:, t] = h
+    return out, h
+
+
+def gru_layer_cho(x, h0, W_ih, W_hh, b_ih, b_hh):
+    h, out = h0, np.empty((x.shape[0], x.shape[1], h0.shape[1]))
+    for t in range(x.shape[1]):
+        h = _gru(x[:, t], h, W_ih, W_hh, b_ih, b_hh, cho=True)
+        out[:, t] = h
+    return out, h
+
+
+def _gru_bptt(d_out, dh_n, x, h0, W_ih, W_hh, b_ih, b_hh, r_on_b_hn=True, use_final=True):
+    H = h0.shape[1]
+    h, steps = h0, []
+    for t in range(x.shape[1]):
+        xp, hp = x[:, t] @ W_ih.T + b_ih, h @ W_hh.T + b_hh
+        r, z = sigmoid(xp[:, :H] + hp[:, :H]), sigmoid(xp[:, H:2 * H] + hp[:, H:2 * H])
+        n = np.tanh(xp[:, 2 * H:] + r * hp[:, 2 * H:])
+        steps.append((h, r, z, n, hp[:, 2 * H:]))
+        h = (1 - z) * n + z * h
+    dx, dW_ih, dW_hh = np.zeros_like(x), np.zeros_like(W_ih), np.zeros_like(W_hh)
+    db_ih, db_hh = np.zeros_like(b_ih), np.zeros_like(b_hh)
+    dh = dh_n if use_final else np.zeros_like(h0)
+    for t in reversed(range(x.shape[1])):
+        h_prev, r, z, n, hn = steps[t]
+        g = dh + d_out[:, t]
+        dn, dz = g * (1 - z) * (1 - n ** 2), g * (h_prev - n) * z * (1 - z)
+        dr = dn * hn * r * (1 - r)
+        dxp = np.concatenate([dr, dz, dn], axis=1)
+        dhp = np.concatenate([dr, dz, dn * r], axis=1)
+        dx[:, t] = dxp @ W_ih
+        dW_ih += dxp.T @ x[:, t]
+        dW_hh += dhp.T @ h_prev
+        db_ih += dxp.sum(axis=0)
+        db_hh += (dhp if r_on_b_hn else dxp).sum(axis=0)
+        dh = g * z + dhp @ W_hh
+    return dx, dh, dW_ih, dW_hh, db_ih, db_hh
+
+
+def gru_bptt_b_hn_like_b_in(*args):
+    return _gru_bptt(*args, r_on_b_hn=False)
+
+
+def gru_bptt_ignores_dh_n(*args):
+    return _gru_bptt(*args, use_final=False)
+
+
 # --------------------------------------------------------------------------- 07_bidirectional_deep
 def _birnn(x, lengths, params, reverse_from_end=False, zero_padding=True, halves_swapped=False):
     step = lambda x_t, h, W_ih, W_hh, b_ih, b_hh: np.tanh(x_t @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
@@ -307,6 +401,85 @@ def sample_global_random_state(logits, temperature, rng):
 
 
 # --------------------------------------------------------------------------- 10_transformers
+def _sample_seq(model, start, length, temperature, rng, carry=True, feed_back=True, keep_start=False):
+    state, token, out = model.initial_state(), int(start), [int(start)] if keep_start else []
+    for _ in range(length):
+        logits, new_state = model.step(token if feed_back else start, state)
+        state = new_state if carry else model.initial_state()
+        token = _sample(logits, temperature, rng) if temperature > 0 else int(np.argmax(logits))
+        out.append(token)
+    return np.array(out, dtype=np.int64)
+
+
+def sequence_state_not_carried(model, start, length, temperature, rng):
+    return _sample_seq(model, start, length, temperature, rng, carry=False)
+
+
+def sequence_start_fed_every_step(model, start, length, temperature, rng):
+    return _sample_seq(model, start, length, temperature, rng, feed_back=False)
+
+
+def sequence_includes_start(model, start, length, temperature, rng):
+    return _sample_seq(model, start, length, temperature, rng, keep_start=True)[:length]
+
+
+def _count_lm(train_ids, vocab_size, order, as_probs=False):
+    ids = np.asarray(train_ids)
+    if order == 1:
+        counts = np.bincount(ids, minlength=vocab_size) + 1.0
+        table = np.log(counts / counts.sum())
+
+        def predict(x_t, state):
+            out = np.tile(table, (len(x_t), 1))
+            return (np.exp(out) if as_probs else out), None
+    else:
+        counts = np.ones((vocab_size, vocab_size))
+        np.add.at(counts, (ids[:-1], ids[1:]), 1.0)
+        table = np.log(counts / counts.sum(axis=1, keepdims=True))
+
+        def predict(x_t, state):
+            out = table[np.asarray(x_t)]
+            return (np.exp(out) if as_probs else out), None
+    return predict
+
+
+def lm_unigram_counts(train_ids, vocab_size, seed):
+    return _count_lm(train_ids, vocab_size, 1)
+
+
+def lm_bigram_counts(train_ids, vocab_size, seed):
+    return _count_lm(train_ids, vocab_size, 2)
+
+
+def lm_returns_probabilities(train_ids, vocab_size, seed):
+    return _count_lm(train_ids, vocab_size, 2, as_probs=True)
+
+
+def classifier_bag_of_words(ids, lengths, labels, vocab_size, seed):
+    """Logistic regression on word counts: order is lost."""
+    def bags(x):
+        x = np.asarray(x)
+        b = np.zeros((len(x), vocab_size))
+        np.add.at(b, (np.repeat(np.arange(len(x)), x.shape[1]), x.ravel()), 1.0)
+        b[:, 0] = 1.0
+        return b
+    X, y = bags(ids), np.asarray(labels, dtype=float)
+    w = np.zeros(vocab_size)
+    for _ in range(300):
+        p = 1.0 / (1.0 + np.exp(-X @ w))
+        w -= 0.5 * X.T @ (p - y) / len(y)
+    return lambda new_ids, new_lengths: (bags(new_ids) @ w > 0).astype(np.int64)
+
+
+def classifier_majority(ids, lengths, labels, vocab_size, seed):
+    majority = int(np.mean(labels) >= 0.5)
+    return lambda new_ids, new_lengths: np.full(len(new_ids), majority, dtype=np.int64)
+
+
+def classifier_returns_probabilities(ids, lengths, labels, vocab_size, seed):
+    return lambda new_ids, new_lengths: np.full(len(new_ids), 0.5)
+
+
 def _attention(q, k, v, mask=None, scale="sqrt", use_mask=True, axis=-1, stable=True):
     d = q.shape[-1]
     divisor = {"sqrt": np.sqrt(d), "none": 1.0, "d": float(d)}[scale]
@@ -337,6 +510,124 @@ def attention_softmax_over_queries(q, k, v, mask=None):
 
 
 # --------------------------------------------------------------------------- 11_modern_rnns
+def _mha(x, in_w, in_b, out_w, out_b, n_heads, causal=False, split="transpose", scale="sqrt", use_causal=True,
+         out_proj=True):
+    batch, time, d = x.shape
+    q, k, v = np.split(x @ in_w.T + in_b, 3, axis=-1)
+
+    def heads(a):
+        if split == "reshape":                      # (batch, heads, time, dh) straight from the memory layout
+            return a.reshape(batch, n_heads, time, d // n_heads)
+        return a.reshape(batch, time, n_heads, d // n_heads).transpose(0, 2, 1, 3)
+
+    mask = np.tril(np.ones((time, time), dtype=bool)) if causal and use_causal else None
+    qh = heads(q) * (np.sqrt(d // n_heads) / np.sqrt(d) if scale == "d_model" else 1.0)
+    out, w = _attention(qh, heads(k), heads(v), mask)
+    out = (out.reshape(batch, time, d) if split == "reshape" else out.transpose(0, 2, 1, 3).reshape(batch, time, d))
+    return (out @ out_w.T + out_b if out_proj else out), w
+
+
+def mha_heads_not_transposed(*args):
+    return _mha(*args, split="reshape")
+
+
+def mha_scaled_by_d_model(*args):
+    return _mha(*args, scale="d_model")
+
+
+def mha_causal_ignored(*args):
+    return _mha(*args, use_causal=False)
+
+
+def mha_no_output_projection(*args):
+    return _mha(*args, out_proj=False)
+
+
+def pe_sin_cos_swapped(length, d_model):
+    pos, i = np.arange(length)[:, None], np.arange(0, d_model, 2)
+    pe = np.zeros((length, d_model))
+    pe[:, 0::2] = np.cos(pos / 10000 ** (i / d_model))
+    pe[:, 1::2] = np.sin(pos / 10000 ** (i[: d_model // 2] / d_model))
+    return pe
+
+
+def pe_exponent_i_not_2i(length, d_model):
+    pos, i = np.arange(length)[:, None], np.arange(0, d_model, 2) // 2
+    pe = np.zeros((length, d_model))
+    pe[:, 0::2] = np.sin(pos / 10000 ** (i / d_model))
+    pe[:, 1::2] = np.cos(pos / 10000 ** (i[: d_model // 2] / d_model))
+    return pe
+
+
+def ln_unbiased_variance(x, weight, bias, eps):
+    return (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, ddof=1, keepdims=True) + eps) * weight + bias
+
+
+def ln_eps_outside_sqrt(x, weight, bias, eps):
+    return (x - x.mean(-1, keepdims=True)) / (np.sqrt(x.var(-1, keepdims=True)) + eps) * weight + bias
+
+
+def ln_over_the_batch(x, weight, bias, eps):
+    return (x - x.mean(0, keepdims=True)) / np.sqrt(x.var(0, keepdims=True) + eps) * weight + bias
+
+
+def _lm_loss(x, h0, targets, mask, params, use_mask=True, scale_grad=True, through_rnn=True):
+    W_ih, W_hh, b_ih, b_hh, W_out, b_out = (params[k] for k in ("W_ih", "W_hh", "b_ih", "b_hh", "W_out", "b_out"))
+    h, hs = h0, []
+    for t in range(x.shape[1]):
+        h = np.tanh(x[:, t] @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
+        hs.append(h)
+    hs = np.stack(hs, 1)
+    logp = _log_softmax(hs @ W_out.T + b_out)
+    m = mask.astype(float) if use_mask else np.ones(mask.shape)
+    weight = m / m.sum() if scale_grad else m
+    loss = float(-(np.take_along_axis(logp, targets[..., None], -1)[..., 0] * m).sum() / m.sum())
+    dz = (np.exp(logp) - np.eye(logp.shape[-1])[targets]) * weight[..., None]
+    dhs = dz @ W_out
+    grads = {"W_out": np.einsum("btv,bth->vh", dz, hs), "b_out": dz.sum((0, 1))}
+    dW_ih, dW_hh, db_ih, db_hh = (np.zeros_like(p) for p in (W_ih, W_hh, b_ih, b_hh))
+    dx, dh = np.zeros_like(x), np.zeros_like(h0)
+    for t in reversed(range(x.shape[1])):
+        da = (dhs[:, t] + (dh if through_rnn else 0.0)) * (1 - hs[:, t] ** 2)
+        h_prev = hs[:, t - 1] if t > 0 else h0
+        dW_ih += da.T @ x[:, t]
+        dW_hh += da.T @ h_prev
+        db_ih += da.sum(0)
+        db_hh += da.sum(0)
+        dx[:, t] = da @ W_ih
+        dh = da @ W_hh
+    grads.update(W_ih=dW_ih, W_hh=dW_hh, b_ih=db_ih, b_hh=db_hh, x=dx, h0=dh)
+    return loss, grads
+
+
+def lm_loss_mask_ignored(*args):
+    return _lm_loss(*args, use_mask=False)
+
+
+def lm_loss_gradient_not_averaged(*args):
+    return _lm_loss(*args, scale_grad=False)
+
+
+def lm_loss_no_gradient_through_time(*args):
+    return _lm_loss(*args, through_rnn=False)
+
+
+def affine_no_bias(x, W, b):
+    return x @ W.T
+
+
+def affine_last_step_only(x, W, b):
+    return np.broadcast_to((x[:, -1] @ W.T + b)[:, None], x.shape[:2] + (W.shape[0],)).copy()
+
+
+def affine_backward_last_step(d_out, x, W):
+    return d_out @ W, d_out[:, -1].T @ x[:, -1], d_out.sum(axis=(0, 1))
+
+
+def affine_backward_db_per_step(d_out, x, W):
+    return d_out @ W, np.einsum("bto,bti->oi", d_out, x), d_out.sum(axis=0)
+
+
 def _loop(a, b, h0):
     h, out = h0, np.empty_like(b)
     for t in range(b.shape[1]):
@@ -587,7 +878,7 @@ WRONG = {
         ("np.sign without ties", recall_np_sign, "only -1 and +1"),
         ("a single sweep", recall_one_sweep, "not a fixed point"),
     ],
-    "hopfield_capacity": [("the ratio instead of a count", 0.138, "too low"), ("N itself", 1000, "too high")],
+    "hopfield_capacity": [("the ratio instead of a count", 0.138, "is not accepted"), ("N itself", 1000, "is not accepted")],
     "modern_hopfield_update": [
         ("beta ignored", modern_beta_ignored, "(beta = 0.02): wrong values"),
         ("no max subtracted", modern_no_max_subtracted, "NaN or inf"),
@@ -611,7 +902,8 @@ WRONG = {
         ("elementwise clipping", clip_elementwise, "wrong values"),
         ("always rescales", clip_always_rescales, "below max_norm: unchanged"),
     ],
-    "spectral_radius": [("one step", 0.9, "too high"), ("squared", 0.9 ** 100, "too low")],
+    "spectral_radius": [("the spectral radius alone", 0.9 ** 50, "is not accepted"),
+                        ("the bound ||W||^50", float(np.linalg.norm([[0.9, 0.5], [0.0, 0.9]], 2)) ** 50, "is not accepted")],
     "lstm_cell_forward": [
         ("gates i and f swapped", lstm_gates_i_f_swapped, "c_next: wrong values"),
         ("b_hh missing", lstm_no_b_hh, "wrong values"),
@@ -626,7 +918,23 @@ WRONG = {
         ("z and 1 - z swapped", gru_z_swapped, "wrong values"),
         ("r and z blocks swapped", gru_r_z_order_swapped, "wrong values"),
     ],
-    "gru_parameters": [("one bias only", 1800, "too low"), ("an LSTM's count", 2560, "too high")],
+    "gru_parameters": [("one bias only", 1800, "is not accepted"), ("an LSTM's count", 2560, "is not accepted")],
+    "lstm_forward": [
+        ("c0 ignored", lstm_layer_ignores_c0, "out (random initial state): wrong values"),
+        ("out holds the cell state", lstm_layer_outputs_c, "out (zero initial state): wrong values"),
+    ],
+    "lstm_backward": [
+        ("the final state's gradient ignored", lstm_bptt_ignores_final_state, "gradient from the final state only"),
+        ("dc not carried to the previous step", lstm_bptt_drops_the_cell_gradient, "wrong gradient"),
+    ],
+    "gru_forward": [
+        ("h0 ignored", gru_layer_ignores_h0, "out (random initial state): wrong values"),
+        ("Cho et al.'s cell", gru_layer_cho, "wrong values"),
+    ],
+    "gru_backward": [
+        ("db_hn computed like db_in", gru_bptt_b_hn_like_b_in, "db_hh"),
+        ("dh_n ignored", gru_bptt_ignores_dh_n, "gradient from the final state only"),
+    ],
     "birnn_forward": [
         ("reverse direction starts in the padding", birnn_reverse_starts_at_padding, "reverse direction"),
         ("padding not zeroed", birnn_padding_not_zeroed, "must be 0 past each sequence's length"),
@@ -637,6 +945,49 @@ WRONG = {
         ("always argmax", sample_always_argmax, "temperature 1"),
         ("no max subtracted", sample_overflows, "Probabilities contain NaN"),
         ("np.random instead of rng", sample_global_random_state, "generators of the same seed"),
+    ],
+    "temporal_affine_forward": [
+        ("bias missing", affine_no_bias, "out: wrong values"),
+        ("the last step only", affine_last_step_only, "out: wrong values"),
+    ],
+    "temporal_affine_backward": [
+        ("dW from the last step only", affine_backward_last_step, "dW: wrong gradient"),
+        ("db kept per step", affine_backward_db_per_step, "db: wrong shape"),
+    ],
+    "rnn_lm_loss": [
+        ("mask ignored", lm_loss_mask_ignored, "average over the real tokens only"),
+        ("gradient not divided by the token count", lm_loss_gradient_not_averaged, "grads['W_out'] (with padding)"),
+        ("no gradient carried back through time", lm_loss_no_gradient_through_time, "(with padding): wrong gradient"),
+    ],
+    "multi_head_attention": [
+        ("heads split without a transpose", mha_heads_not_transposed, "wrong values"),
+        ("scaled by sqrt(d_model)", mha_scaled_by_d_model, "heads): wrong values"),
+        ("causal mask ignored", mha_causal_ignored, "causal): wrong values"),
+        ("no output projection", mha_no_output_projection, "out (1 head): wrong values"),
+    ],
+    "positional_encoding": [
+        ("sin and cos swapped", pe_sin_cos_swapped, "wrong values"),
+        ("exponent i / d instead of 2i / d", pe_exponent_i_not_2i, "wrong values"),
+    ],
+    "layer_norm": [
+        ("unbiased variance", ln_unbiased_variance, "wrong values"),
+        ("eps outside the square root", ln_eps_outside_sqrt, "eps = 0.01: wrong values"),
+        ("normalised over the batch", ln_over_the_batch, "wrong values"),
+    ],
+    "sample_sequence": [
+        ("state not carried", sequence_state_not_carried, "carry the state"),
+        ("start token fed at every step", sequence_start_fed_every_step, "feed each generated token back"),
+        ("start token included", sequence_includes_start, "greedy"),
+    ],
+    "train_char_lm": [
+        ("unigram counts", lm_unigram_counts, "bits per character"),
+        ("bigram counts", lm_bigram_counts, "bits per character"),
+        ("probabilities instead of log-probabilities", lm_returns_probabilities, "log_softmax"),
+    ],
+    "train_classifier": [
+        ("bag of words", classifier_bag_of_words, "held-out accuracy"),
+        ("always the majority label", classifier_majority, "held-out accuracy"),
+        ("probabilities instead of labels", classifier_returns_probabilities, "integer labels"),
     ],
     "attention": [
         ("no 1/sqrt(d)", attention_unscaled, "weights (no mask): wrong values"),

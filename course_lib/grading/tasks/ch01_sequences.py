@@ -119,7 +119,7 @@ RNN_FORWARD = Task(
 RNN_TYPES = multiple_choice(
     "rnn_types", NOTEBOOK,
     "Which kind of RNN classifies the sentiment of a whole review (one label per sequence)?",
-    options="abcd", correct="c",
+    options="abcd", key="6dbd9a7f8fda5577e8c7d745b5df9cc5c65865d44e415028f8a0269396202057",
 )
 
 TASKS = (RNN_CELL_FORWARD, RNN_FORWARD, RNN_TYPES)

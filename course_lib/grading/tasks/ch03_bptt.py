@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import ref
-from ..compare import call_learner, expect_array, expect_tuple
+from ..compare import call_learner, expect_array, expect_mapping, expect_number, expect_tuple
 from ..registry import Task, Test
 from .common import cell_weights, check_callable, multiple_choice, normal, sizes
 
@@ -139,7 +139,131 @@ RNN_BACKWARD = Task(
 TRUNCATED = multiple_choice(
     "truncated_bptt", NOTEBOOK,
     "What does truncating BPTT to the last k steps do to the gradient?",
-    options="abcd", correct="b",
+    options="abcd", key="5d4af6915fec2bc61772c177d250008d5497bb05549a373558ab7122c3e15e7d",
 )
 
-TASKS = (RNN_CELL_BACKWARD, RNN_BACKWARD, TRUNCATED)
+# ----------------------------------------------------------------------------- the temporal affine layer
+def temporal_affine_reference(x, W, b):
+    """``out = x W^T + b`` at every step: x ``(batch, time, in)``, W ``(out, in)``, b ``(out,)`` ->
+    ``(batch, time, out)`` (the output layer of an RNN language model)."""
+    return x @ W.T + b
+
+
+def temporal_affine_backward_reference(d_out, x, W):
+    """Gradients ``(dx (batch, time, in), dW (out, in), db (out,))`` of :func:`temporal_affine_reference`:
+    the weights are shared by every step, so ``dW`` and ``db`` sum over batch *and* time."""
+    return d_out @ W, np.einsum("bto,bti->oi", d_out, x), d_out.sum(axis=(0, 1))
+
+
+def _affine_case(rng):
+    batch, time, n_in, n_out = sizes(rng, 4, 2, 9)
+    return normal(rng, batch, time, n_in), normal(rng, n_out, n_in), normal(rng, n_out), normal(rng, batch, time, n_out)
+
+
+def _affine_forward(fn, rng, what):
+    check_callable(fn, "temporal_affine_forward(x, W, b)")
+    x, W, b, _ = _affine_case(rng)
+    got = call_learner(fn, x, W, b, name="temporal_affine_forward")
+    expect_array(got, temporal_affine_reference(x, W, b), what)
+
+
+def _affine_backward(fn, rng, which):
+    check_callable(fn, "temporal_affine_backward(d_out, x, W)")
+    x, W, _, d_out = _affine_case(rng)
+    got = expect_tuple(call_learner(fn, d_out, x, W, name="temporal_affine_backward"), 3,
+                       "temporal_affine_backward", "(dx, dW, db)")
+    _expect_grads(got, temporal_affine_backward_reference(d_out, x, W), ("dx", "dW", "db"), which)
+
+
+TEMPORAL_AFFINE_FORWARD = Task(
+    "temporal_affine_forward", NOTEBOOK,
+    "An affine layer applied at every time step: (batch, time, in) -> (batch, time, out).",
+    (
+        Test("out (batch, time, out): shape", 1, lambda fn, rng: _affine_forward(fn, rng, "out (batch, time, out)")),
+        Test("out = x W^T + b at every step", 1, lambda fn, rng: _affine_forward(fn, rng, "out")),
+    ),
+)
+
+TEMPORAL_AFFINE_BACKWARD = Task(
+    "temporal_affine_backward", NOTEBOOK,
+    "Backward of the temporal affine layer: dx, and dW, db summed over every step (shared weights).",
+    (
+        Test("returns (dx, dW, db) shaped like x, W, b", 1, lambda fn, rng: _affine_backward(fn, rng, ())),
+        Test("dx", 1, lambda fn, rng: _affine_backward(fn, rng, ("dx",))),
+        Test("dW and db summed over batch and time", 2, lambda fn, rng: _affine_backward(fn, rng, ("dW", "db"))),
+    ),
+)
+
+# ----------------------------------------------------------------------------- the whole model's loss
+LM_PARAMS = ("W_ih", "W_hh", "b_ih", "b_hh", "W_out", "b_out")
+
+
+def rnn_lm_loss_reference(x, h0, targets, mask, params):
+    """The loss of an Elman RNN language model and its gradients, by torch autograd in float64.
+
+    ``h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, ``z_t = W_out h_t + b_out``, and the masked
+    cross-entropy ``L = sum_{b,t} m_{b,t} (-log softmax(z_{b,t})_{y_{b,t}}) / sum m``. x ``(batch, time, in)``,
+    h0 ``(batch, hidden)``, targets ``(batch, time)`` ints, mask ``(batch, time)`` bool -> ``(loss, grads)``
+    with a gradient for every key of ``params`` and for ``"x"`` and ``"h0"``."""
+    import torch
+
+    t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
+    tx = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    th = torch.tensor(h0, dtype=torch.float64, requires_grad=True)
+    h, logits = th, []
+    for step in range(x.shape[1]):
+        h = torch.tanh(tx[:, step] @ t["W_ih"].T + t["b_ih"] + h @ t["W_hh"].T + t["b_hh"])
+        logits.append(h @ t["W_out"].T + t["b_out"])
+    logp = torch.log_softmax(torch.stack(logits, 1), -1)
+    nll = -logp.gather(-1, torch.as_tensor(targets)[..., None])[..., 0]
+    m = torch.as_tensor(mask, dtype=torch.float64)
+    loss = (nll * m).sum() / m.sum()
+    loss.backward()
+    grads = {k: v.grad.numpy() for k, v in t.items()}
+    grads.update(x=tx.grad.numpy(), h0=th.grad.numpy())
+    return loss.item(), grads
+
+
+def _lm_case(rng, padded):
+    batch, time, n_in, hidden, vocab = sizes(rng, 5, 2, 9)
+    w = cell_weights(rng, 1, n_in, hidden)
+    params = {**w, "W_out": normal(rng, vocab, hidden, scale=1.0 / np.sqrt(hidden)), "b_out": normal(rng, vocab, scale=0.5)}
+    x, h0 = normal(rng, batch, time, n_in), normal(rng, batch, hidden, scale=0.8)
+    targets = rng.integers(0, vocab, size=(batch, time))
+    mask = np.ones((batch, time), dtype=bool)
+    if padded:
+        lengths = rng.integers(1, time + 1, size=batch)
+        lengths[0], lengths[-1] = time, 1
+        mask = np.arange(time)[None, :] < lengths[:, None]
+    return (x, h0, targets, mask, params), rnn_lm_loss_reference(x, h0, targets, mask, params)
+
+
+def _lm(fn, rng, padded, which):
+    check_callable(fn, "rnn_lm_loss(x, h0, targets, mask, params)")
+    args, (loss, grads) = _lm_case(rng, padded)
+    got = expect_tuple(call_learner(fn, *args, name="rnn_lm_loss"), 2, "rnn_lm_loss", "(loss, grads)")
+    note = " (with padding)" if padded else ""
+    if which == "loss":
+        expect_number(got[0], loss, "loss" + note + (": average over the real tokens only" if padded else ""),
+                      rel=1e-6, abs_=1e-9)
+        return
+    expect_mapping(got[1], tuple(grads), "grads")
+    for key in which:
+        expect_array(got[1][key], grads[key], f"grads[{key!r}]{note}", kind="gradient")
+
+
+RNN_LM_LOSS = Task(
+    "rnn_lm_loss", NOTEBOOK,
+    "The whole RNN language model: forward through time, temporal affine output, masked cross-entropy, "
+    "and every gradient by BPTT.",
+    (
+        Test("loss without padding", 1, lambda fn, rng: _lm(fn, rng, False, "loss")),
+        Test("loss with padding: the mask is respected", 1, lambda fn, rng: _lm(fn, rng, True, "loss")),
+        Test("gradients of W_out and b_out (with padding)", 1, lambda fn, rng: _lm(fn, rng, True, ("W_out", "b_out"))),
+        Test("gradients of W_ih, W_hh, b_ih, b_hh (with padding)", 2,
+             lambda fn, rng: _lm(fn, rng, True, ("W_ih", "W_hh", "b_ih", "b_hh"))),
+        Test("gradients of x and h0 (with padding)", 1, lambda fn, rng: _lm(fn, rng, True, ("x", "h0"))),
+    ),
+)
+
+TASKS = (RNN_CELL_BACKWARD, RNN_BACKWARD, TEMPORAL_AFFINE_FORWARD, TEMPORAL_AFFINE_BACKWARD, RNN_LM_LOSS, TRUNCATED)

@@ -1,4 +1,4 @@
-"""Tasks of ``exercises/05_lstm.ipynb``: an LSTM cell, forward and backward (gate order i, f, g, o)."""
+"""Tasks of ``exercises/05_lstm.ipynb``: an LSTM cell and a whole LSTM layer, forward and backward (gates i, f, g, o)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,6 +7,7 @@ from ... import ref
 from ..compare import call_learner, expect_array, expect_mapping, expect_tuple
 from ..registry import Task, Test
 from .common import cell_weights, check_callable, normal, sizes
+from .sequences import backward_task, forward_task
 
 NOTEBOOK = "05_lstm"
 CACHE_KEYS = ("x", "h", "c", "i", "f", "g", "o", "c_next", "W_ih", "W_hh")
@@ -125,4 +126,13 @@ LSTM_BACKWARD = Task(
     ),
 )
 
-TASKS = (LSTM_FORWARD, LSTM_BACKWARD)
+LSTM_SEQ_FORWARD = forward_task(
+    "lstm", "lstm_forward", NOTEBOOK,
+    "An LSTM over a whole batch of sequences: out[:, t] = h_t, and the final (h_n, c_n).")
+
+LSTM_SEQ_BACKWARD = backward_task(
+    "lstm", "lstm_backward", NOTEBOOK,
+    "BPTT through an LSTM: gradients from every output and from the final (h_n, c_n), carried back through "
+    "both h and the cell state c; weight gradients summed over all steps.")
+
+TASKS = (LSTM_FORWARD, LSTM_BACKWARD, LSTM_SEQ_FORWARD, LSTM_SEQ_BACKWARD)

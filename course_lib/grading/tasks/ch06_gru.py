@@ -7,6 +7,7 @@ from ... import ref
 from ..compare import call_learner, expect_array
 from ..registry import Task, Test
 from .common import cell_weights, check_callable, normal, number_question, sizes
+from .sequences import backward_task, forward_task
 
 NOTEBOOK = "06_gru"
 
@@ -47,12 +48,18 @@ GRU_FORWARD = Task(
     ),
 )
 
-_GRU_10_20 = sum(p.size for p in ref.GRU(10, 20).params.values())  # torch.nn.GRU(10, 20): 1920
-
 PARAMETERS = number_question(
     "gru_parameters", NOTEBOOK,
     "How many parameters does torch.nn.GRU(input_size=10, hidden_size=20) have?",
-    low=_GRU_10_20, high=_GRU_10_20,
+    expected=lambda: sum(p.size for p in ref.GRU(10, 20).params.values()), rel=0.0,
 )
 
-TASKS = (GRU_FORWARD, PARAMETERS)
+GRU_SEQ_FORWARD = forward_task(
+    "gru", "gru_forward", NOTEBOOK, "A GRU over a whole batch of sequences: out[:, t] = h_t, and h_n.")
+
+GRU_SEQ_BACKWARD = backward_task(
+    "gru", "gru_backward", NOTEBOOK,
+    "BPTT through a GRU (torch's formulation): the step backward through r, z and n, gradients from every "
+    "output and from h_n, weight gradients summed over all steps.")
+
+TASKS = (GRU_FORWARD, PARAMETERS, GRU_SEQ_FORWARD, GRU_SEQ_BACKWARD)
