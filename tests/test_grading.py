@@ -619,3 +619,21 @@ def test_the_rnn_lm_loss_reference_passes_a_finite_difference_check():
             value[i] = old
             numeric[i] = (up - down) / 2e-6
         assert np.allclose(grads[name], numeric, rtol=1e-5, atol=1e-8), name
+
+
+def test_a_venv_inside_the_hidden_repository_stays_readable_but_its_hidden_paths_do_not(tmp_path):
+    """The CI layout: the venv lives in the instructor's (hidden) repository, and the editable install of
+    course_lib leaves files in its site-packages that are hidden too. Everything else in the venv is readable."""
+    from course_lib.grading import sandbox as sb
+
+    repo = tmp_path / "repo"
+    site = repo / ".venv" / "lib" / "site-packages"
+    for d in (site / "torch", site / "numpy", repo / "exercises"):
+        d.mkdir(parents=True)
+    editable = site / "__editable__.course_lib.pth"
+    editable.write_text(str(repo))
+    rules = dict(sb.allowed_read_paths([str(repo / ".venv")], [str(repo), str(editable)]))
+    readable = [p for p, r in rules.items() if r == sb.READ_EXEC]
+    assert str(site / "torch") in readable and str(site / "numpy") in readable
+    assert not any(p == str(editable) or p.startswith(str(repo / "exercises")) for p in rules), rules
+    assert rules[str(site)] == sb.FS_READ_DIR                   # listed (imports work), not read whole

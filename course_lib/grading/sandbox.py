@@ -160,8 +160,12 @@ def _allow_except(root: str, hidden: list, out: list, depth: int = 0) -> None:
         real = os.path.realpath(root)
     except OSError:
         return
-    if not os.path.exists(real) or (depth > 0 and any(_inside(real, h) for h in hidden)):
-        return  # a root given explicitly (a venv inside a hidden repository) is allowed; hidden paths in it are not
+    if depth == 0:
+        # a root given explicitly (a venv inside the hidden repository) is allowed, so the hidden paths
+        # that contain it do not count below it; the hidden paths inside it still do
+        hidden = [h for h in hidden if not _inside(real, h)]
+    if not os.path.exists(real) or any(_inside(real, h) for h in hidden):
+        return
     if not any(_inside(h, real) for h in hidden if h != real):
         out.append((real, READ_EXEC))
         return
