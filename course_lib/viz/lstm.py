@@ -213,7 +213,7 @@ def plot_adding(results, ax=None, title="Adding problem: held-out MSE after trai
         ax.semilogy(Ts, [np.mean([r.val_mse for r in by_T[T]]) for T in Ts], "-", color=color, lw=2, label=label)
     baseline = np.mean([r.baseline_mse for r in results.values()])
     ax.axhline(baseline, color="gray", ls="--", lw=1, label=f"predict 1 always ({baseline:.3f})")
-    solved = next(iter(results.values())).settings.get("solved_below")
+    solved = next(iter(results.values())).config.solved_below
     if solved:
         ax.axhline(solved, color="gray", ls=":", lw=1, label=f"solved (MSE < {solved:g})")
     ax.set_xlabel("sequence length T")
