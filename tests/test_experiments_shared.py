@@ -159,3 +159,17 @@ def test_nan_error_carries_the_step_and_the_history():
         fit(model, lambda m, b: m(b[0]).mean(), data, progress=False, device="cpu")
     assert info.value.step == 4 and len(info.value.history.loss) == 4 and math.isnan(info.value.history.loss[-1])
     assert len(info.value.history.grad_norm) == 3
+
+
+# ----------------------------------------------------------------------------- measure
+def test_saved_tensor_bytes_grows_linearly_for_a_recurrence_and_excludes_parameters():
+    from course_lib.experiments.measure import saved_tensor_bytes
+
+    torch.manual_seed(0)
+    m = M.SequenceModel("rnn", 2, 8, 1, impl="loop")
+    sizes = [saved_tensor_bytes(m, torch.randn(4, T, 2)) for T in (5, 10, 15)]
+    assert sizes[0] > 0 and sizes[2] - sizes[1] == sizes[1] - sizes[0]          # the same bytes per step
+    lin = torch.nn.Linear(3, 3)
+    assert saved_tensor_bytes(lin, torch.randn(2, 3)) == 2 * 3 * 4                 # the input only, not W
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        saved_tensor_bytes(len, torch.randn(2))

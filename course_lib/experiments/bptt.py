@@ -39,6 +39,7 @@ from ..data.echo import delayed_echo
 from ..ref import cells, functional, layers
 from ..train import fit
 from ..core.timing import time_interleaved
+from .measure import saved_tensor_bytes
 from .models import SequenceModel
 
 __all__ = [
@@ -418,23 +419,11 @@ def _truncation_run(k, x, y, mask, test, hidden, lr, evals, seed, device, progre
 
 
 def saved_activation_bytes(model, x, h0=None):
-    """Bytes that autograd keeps for the backward pass of ``model(x, h0)``, parameters excluded.
-
-    Counted with :func:`torch.autograd.graph.saved_tensors_hooks`; each storage once. For BPTT over
-    k steps this grows linearly in k: the states of every step are kept until the backward pass.
-    """
-    params = {p.data_ptr() for p in model.parameters()}
-    seen = {}
-
-    def pack(t):
-        ptr = t.untyped_storage().data_ptr()
-        if ptr not in params:
-            seen[ptr] = t.untyped_storage().nbytes()
-        return t
-
-    with _one_cpu_thread(x.device), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        model(x, h0)
-    return int(sum(seen.values()))
+    """Bytes that autograd keeps for the backward pass of ``model(x, h0)``, parameters excluded
+    (:func:`course_lib.experiments.measure.saved_tensor_bytes`, on one CPU thread). For BPTT over k steps this
+    grows linearly in k: the states of every step are kept until the backward pass."""
+    with _one_cpu_thread(x.device):
+        return saved_tensor_bytes(model, x, h0)
 
 
 def time_per_update(model, k, streams=32, repeats=5, seed=0):

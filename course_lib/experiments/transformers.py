@@ -27,6 +27,7 @@ import torch
 
 from .. import nn as cnn
 from ..core.timing import sync, time_interleaved
+from .measure import saved_tensor_bytes
 from .models import SequenceModel, TransformerCore
 from .tasks import count_parameters, train_adding as _train_adding
 
@@ -133,24 +134,9 @@ def sequential_depth(model, T, batch=2):
 
 
 def activation_bytes(model, x):
-    """Bytes of the tensors autograd saves for the backward pass of ``model(x)`` (parameters excluded).
-
-    Each storage is counted once, however many operations save it (or views of it). This is the memory
-    a training step must hold between its forward and its backward pass, beyond the weights.
-    """
-    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    seen = {}
-
-    def pack(t):
-        s = t.untyped_storage()
-        if s.data_ptr() not in params:
-            seen[s.data_ptr()] = s.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        y = model(x)
-    del y
-    return sum(seen.values())
+    """Bytes of the tensors autograd saves for the backward pass of ``model(x)`` (parameters excluded): the
+    activation memory of training, :func:`course_lib.experiments.measure.saved_tensor_bytes`."""
+    return saved_tensor_bytes(model, x)
 
 
 def cuda_peak_bytes(model, x):
