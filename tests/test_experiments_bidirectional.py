@@ -124,7 +124,7 @@ def test_padding_depth_and_lm_runs():
 
 
 def _lm_params(lm):
-    from course_lib.experiments.gru import model_parameters
+    from course_lib.experiments.tasks import model_parameters
     return model_parameters("gru", 76, lm.hidden, 76, num_layers=lm.num_layers)
 
 

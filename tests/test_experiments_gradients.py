@@ -5,6 +5,7 @@ import torch
 
 from course_lib import ref
 from course_lib.experiments import gradients as G
+from course_lib.experiments.tasks import AddingConfig
 from course_lib.train import NonFiniteLossError
 
 
@@ -100,7 +101,7 @@ def test_curve_orders_by_radius_and_saturation_kills_explosion():
 
 def test_init_recurrent_schemes():
     torch.manual_seed(0)
-    rnn = G.AddingRegressor(8).rnn
+    rnn = G.build_adding_model(hidden_size=8).rnn
     default = rnn.weight_hh_l0.detach().clone()
     G.init_recurrent(rnn, "identity")
     assert torch.equal(rnn.weight_hh_l0, torch.eye(8)) and not rnn.bias_hh_l0.any() and not rnn.bias_ih_l0.any()
@@ -134,30 +135,21 @@ def test_initial_gradient_norms_identity_relu_keeps_the_gradient():
     assert irnn[T] > 1e3 * default[T]
 
 
-def test_adding_baseline_and_data():
-    assert G.adding_baseline_mse(torch.ones(4, 1)) == 0.0
-    assert G.adding_baseline_mse(torch.tensor([[0.0], [2.0]])) == pytest.approx(1.0)
-    batches, (x_val, y_val) = G.adding_data(T=6, steps=3, batch_size=5, n_eval=7)
-    assert len(batches) == 3 and batches[0][0].shape == (5, 6, 2) and x_val.shape == (7, 6, 2)
-    assert not torch.equal(batches[0][0], x_val[:5])          # held-out data differ from the training data
-
-
-def test_train_adding_records_a_divergence_and_clipping_prevents_it():
-    kwargs = dict(T=10, radius=1.5, optimizer="sgd", lr=0.1, steps=60, device="cpu")
-    diverged = G.train_adding(clip=None, **kwargs)
+def test_adding_run_records_a_divergence_and_clipping_prevents_it():
+    cfg = AddingConfig(T=10, optimizer="sgd", lr=0.1, steps=60, eval_every=None)
+    diverged = G.adding_run(cfg.replace(clip=None), radius=1.5, device="cpu")
     assert diverged.diverged and isinstance(diverged.error, NonFiniteLossError)
     assert "step" in str(diverged.error) and np.isnan(diverged.val_mse)
-    assert len(diverged.loss) < 60 and diverged.grad_norm == []
-    clipped = G.train_adding(clip=1.0, **kwargs)
+    assert diverged.error.step == len(diverged.loss) < 60 and len(diverged.grad_norm) < len(diverged.loss)
+    clipped = G.adding_run(cfg, radius=1.5, device="cpu")
     assert not clipped.diverged and len(clipped.loss) == 60 and np.isfinite(clipped.val_mse)
     assert max(clipped.grad_norm) > 1.0                        # clipping had something to do
     assert clipped.loss[0] == diverged.loss[0]                 # same weights, same first batch
-    again = G.train_adding(clip=1.0, **kwargs)
+    again = G.adding_run(cfg, radius=1.5, device="cpu")
     assert again.loss == clipped.loss                          # seeded: the same run twice
 
 
-def test_train_adding_learns_a_short_adding_problem():
-    run = G.train_adding(T=5, init="identity", nonlinearity="relu", lr=1e-2, clip=1.0, steps=150, device="cpu")
-    _, (_, y_val) = G.adding_data(T=5, steps=1)
-    assert run.val_mse < 0.5 * G.adding_baseline_mse(y_val)
-    assert run.settings["init"] == "identity" and run.seconds > 0
+def test_adding_run_learns_a_short_adding_problem():
+    run = G.adding_run(AddingConfig(T=5, lr=1e-2, clip=1.0, steps=150), init="identity", nonlinearity="relu",
+                       device="cpu")
+    assert run.val_mse < 0.5 * run.baseline_mse and run.seconds > 0

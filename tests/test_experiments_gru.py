@@ -13,7 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from course_lib import nn as cnn
+from course_lib.data.corpus import load_corpus
 from course_lib.experiments import gru as exp
+from course_lib.experiments import tasks as TK
 from course_lib.viz import gru as viz
 
 
@@ -103,42 +105,42 @@ LAYERS = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}
        layers=st.integers(1, 3), bidirectional=st.booleans(), bias=st.booleans())
 def test_recurrent_parameters_match_torch(kind, d, H, layers, bidirectional, bias):
     module = LAYERS[kind](d, H, num_layers=layers, bidirectional=bidirectional, bias=bias)
-    assert exp.recurrent_parameters(kind, d, H, num_layers=layers, bidirectional=bidirectional, bias=bias) \
-        == exp.count_parameters(module)
+    assert TK.recurrent_parameters(kind, d, H, num_layers=layers, bidirectional=bidirectional, bias=bias) \
+        == TK.count_parameters(module)
 
 
 def test_model_parameters_count_the_readout_and_the_gru_is_three_rnns():
-    assert exp.recurrent_parameters("gru", 16, 64) == 3 * exp.recurrent_parameters("rnn", 16, 64)
-    assert exp.recurrent_parameters("lstm", 16, 64) == 4 * exp.recurrent_parameters("rnn", 16, 64)
-    m = exp.SequenceModel("lstm", 5, 7, 3)
-    assert exp.model_parameters("lstm", 5, 7, 3) == exp.count_parameters(m)
-    assert exp.model_parameters("gru", 5, 7, 3, bidirectional=True) == \
-        exp.recurrent_parameters("gru", 5, 7, bidirectional=True) + 2 * 7 * 3 + 3
+    assert TK.recurrent_parameters("gru", 16, 64) == 3 * TK.recurrent_parameters("rnn", 16, 64)
+    assert TK.recurrent_parameters("lstm", 16, 64) == 4 * TK.recurrent_parameters("rnn", 16, 64)
+    m = exp.sequence_model("lstm", 5, 7, 3)
+    assert TK.model_parameters("lstm", 5, 7, 3) == TK.count_parameters(m)
+    assert TK.model_parameters("gru", 5, 7, 3, bidirectional=True) == \
+        TK.recurrent_parameters("gru", 5, 7, bidirectional=True) + 2 * 7 * 3 + 3
 
 
 @pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
 @pytest.mark.parametrize("budget", [500, 6000, 30000])
 def test_hidden_for_budget_is_the_closest(kind, budget):
-    H = exp.hidden_for_budget(kind, 10, 9, budget)
-    gap = lambda h: abs(exp.model_parameters(kind, 10, h, 9) - budget)
+    H = TK.hidden_for_budget(kind, 10, 9, budget)
+    gap = lambda h: abs(TK.model_parameters(kind, 10, h, 9) - budget)
     assert gap(H) <= gap(H + 1)
     assert H == 1 or gap(H) <= gap(H - 1)
 
 
 def test_budget_and_kind_errors():
     with pytest.raises(ValueError, match="kind must be one of"):
-        exp.recurrent_parameters("transformer", 2, 3)
+        TK.recurrent_parameters("transformer", 2, 3)
     with pytest.raises(ValueError, match="budget must be a positive int; got 0"):
-        exp.hidden_for_budget("gru", 2, 1, 0)
+        TK.hidden_for_budget("gru", 2, 1, 0)
     with pytest.raises(ValueError, match="hidden must be a positive int"):
-        exp.recurrent_parameters("gru", 2, 0)
+        TK.recurrent_parameters("gru", 2, 0)
 
 
 # ----------------------------------------------------------------------------- model, baselines
 def test_sequence_model_shapes_and_one_hot_check():
-    m = exp.SequenceModel("gru", 4, 6, 3, per_step=False)
+    m = exp.sequence_model("gru", 4, 6, 3, per_step=False)
     assert m(torch.randn(2, 5, 4)).shape == (2, 3)
-    m = exp.SequenceModel("rnn", 10, 6, 9, one_hot=True)
+    m = exp.sequence_model("rnn", 10, 6, 9, one_hot=True)
     assert m(torch.randint(0, 10, (2, 5))).shape == (2, 5, 9)
     with pytest.raises(ValueError, match="int64 ids"):
         m(torch.randn(2, 5, 10))
@@ -147,52 +149,51 @@ def test_sequence_model_shapes_and_one_hot_check():
 def test_unigram_bits_per_char():
     V = 4
     uniform = torch.arange(4000) % V
-    assert exp.unigram_bits_per_char(uniform, uniform, V) == pytest.approx(2.0, abs=1e-3)
+    assert TK.unigram_bits_per_char(uniform, uniform, V) == pytest.approx(2.0, abs=1e-3)
     skewed = torch.tensor([0] * 900 + [1] * 100)
     p0, p1 = 901 / 1004, 101 / 1004                 # add-one smoothing over V = 4 symbols
-    assert exp.unigram_bits_per_char(skewed, torch.tensor([0, 1]), V) == \
+    assert TK.unigram_bits_per_char(skewed, torch.tensor([0, 1]), V) == \
         pytest.approx(-(math.log2(p0) + math.log2(p1)) / 2)
 
 
 def test_charlm_data_is_a_contiguous_slice():
-    vocab, train, val = exp.charlm_data(10_000, val_fraction=0.2)
+    vocab, train, val = TK.charlm_data(10_000, val_fraction=0.2)
     assert len(train) == 8000 and len(val) == 2000
-    assert vocab.decode(torch.cat([train, val])) == exp.load_corpus()[:10_000]
+    assert vocab.decode(torch.cat([train, val])) == load_corpus()[:10_000]
 
 
 # ----------------------------------------------------------------------------- runs
 def test_adding_run_reports_the_best_validation_value():
-    run = exp.adding_run("gru", T=6, budget=300, steps=6, batch=8, eval_every=2)
+    run = exp.adding_run("gru", exp.TaskConfig(T=6, budget=300, steps=6, batch=8, eval_every=2))
     assert (run.task, run.kind, run.metric, run.baseline) == ("adding", "gru", "MSE", pytest.approx(1 / 6))
     assert run.curve_steps == [2, 4, 6] and len(run.curve) == 3
     assert run.value == min(run.curve) and run.final == run.curve[-1]
-    assert run.params == exp.model_parameters("gru", 2, run.hidden, 1) == exp.count_parameters(run.model)
+    assert run.params == TK.model_parameters("gru", 2, run.hidden, 1) == TK.count_parameters(run.model)
     assert run.ratio == pytest.approx(run.value * 6)
     assert len(run.history.loss) == 6 and run.seconds > 0
 
 
 def test_copy_and_charlm_runs():
-    run = exp.copy_run("lstm", T=3, budget=400, steps=2, batch=4, eval_every=1)
+    run = exp.copy_run("lstm", exp.TaskConfig(T=3, budget=400, steps=2, batch=4, eval_every=1))
     assert run.baseline == pytest.approx(10 * math.log(8) / 23)
     assert run.value > 0 and len(run.curve) == 2
-    run = exp.charlm_run("rnn", budget=3000, n_chars=5_000, seq_len=16, steps=2, batch=4, eval_every=1)
+    run = exp.charlm_run("rnn", exp.TaskConfig(T=16, budget=3000, n_chars=5_000, steps=2, batch=4, eval_every=1))
     assert run.metric == "bits/char" and 3.0 < run.baseline < 6.5
     assert run.value < 7.0            # ~log2(76) = 6.25 at initialisation, and no worse than that by far
 
 
 def test_side_by_side_and_table():
-    runs = exp.side_by_side(tasks=("adding",), kinds=("rnn", "gru"),
-                            settings={"adding": dict(T=4, budget=200, steps=2, batch=4)}, progress=False)
+    tiny = {"adding": exp.TaskConfig(T=4, budget=200, steps=2, batch=4)}
+    runs = exp.side_by_side(tasks=("adding",), kinds=("rnn", "gru"), configs=tiny, progress=False)
     assert [r.kind for r in runs["adding"]] == ["rnn", "gru"]
     table = exp.results_table(runs).splitlines()
     assert len(table) == 3 and table[1].split()[:2] == ["adding", "rnn"]
-    runs = exp.side_by_side(tasks=("adding",), settings={"adding": dict(T=4, budget=200, steps=1, batch=4,
-                                                                        kinds=("cho-gru",))}, progress=False)
+    runs = exp.side_by_side(tasks=("adding",), configs=tiny, only={"adding": ("cho-gru",)}, progress=False)
     assert [r.kind for r in runs["adding"]] == ["cho-gru"]
-    with pytest.raises(ValueError, match="tasks and settings"):
+    with pytest.raises(ValueError, match="tasks, configs and only"):
         exp.side_by_side(tasks=("sorting",), progress=False)
-    with pytest.raises(ValueError, match="tasks and settings"):
-        exp.side_by_side(tasks=("adding",), settings={"copy": {}}, progress=False)
+    with pytest.raises(ValueError, match="tasks, configs and only"):
+        exp.side_by_side(tasks=("adding",), only={"copy": ("gru",)}, progress=False)
 
 
 # ----------------------------------------------------------------------------- gates

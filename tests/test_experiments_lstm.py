@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+import course_lib
 from course_lib import nn as cnn
 from course_lib import ref
 from course_lib.data import adding_problem
@@ -186,53 +187,30 @@ def test_set_forget_bias_sets_only_the_forget_quarter():
         L.set_forget_bias(cnn.GRU(2, 3), 1.0)
 
 
-def test_adding_net_shapes_and_forget_bias():
+def test_adding_model_shapes_and_forget_bias():
     x, _ = adding_problem(5, 7, seed=0)
     for kind in L.KINDS:
-        assert L.AddingNet(kind, 6)(x).shape == (5, 1)
-    net = L.AddingNet("lstm", 4, forget_bias=3.0)
+        assert L.adding_model(kind, 6)(x).shape == (5, 1)
+    net = L.adding_model("lstm", 4, forget_bias=3.0)
     assert torch.allclose(net.rnn.bias_ih_l0[4:8] + net.rnn.bias_hh_l0[4:8], torch.full((4,), 3.0))
-    torch.manual_seed(0)
-    default = L.AddingNet("lstm", 4, forget_bias=None)
-    torch.manual_seed(0)
+    default = L.adding_model("lstm", 4, forget_bias=None, seed=0)
+    course_lib.seed(0)
     assert torch.equal(default.rnn.bias_ih_l0, cnn.LSTM(2, 4).bias_ih_l0)     # torch's initialisation kept
     with pytest.raises(ValueError, match="kind must be one of \\('rnn', 'lstm'\\); got 'gru'"):
-        L.AddingNet("gru")
+        L.adding_model("gru")
 
 
-def test_adding_baseline_is_about_one_sixth():
-    _, y = adding_problem(20000, 10, seed=0)
-    assert L.adding_baseline_mse(y) == pytest.approx(1 / 6, abs=0.005)
-
-
-def test_train_adding_stops_when_solved_and_is_deterministic():
-    quick = dict(hidden_size=8, steps=40, batch_size=16, eval_every=10, n_eval=64, device="cpu")
-    r = L.train_adding("lstm", 6, solved_below=10.0, **quick)     # any MSE counts as solved
-    assert r.solved and r.solved_at == 10 and r.steps == 10 and r.history.eval_steps == [10]
-    a = L.train_adding("rnn", 6, solved_below=1e-9, seed=3, **quick)
-    b = L.train_adding("rnn", 6, solved_below=1e-9, seed=3, **quick)
-    assert not a.solved and a.steps == 40 and a.history.eval_steps == [10, 20, 30, 40]
-    assert a.val_mse == b.val_mse and a.history.loss == b.history.loss
-    assert a.relative_mse == pytest.approx(a.val_mse / a.baseline_mse)
-    assert 0.1 < a.baseline_mse < 0.25
-
-
-def test_train_adding_learns_a_short_problem():
-    r = L.train_adding("lstm", 5, hidden_size=16, steps=250, lr=0.02, device="cpu", seed=0)
-    assert r.relative_mse < 0.3, r.history.metrics["val_mse"]
-
-
-def test_train_adding_rejects_bad_settings():
-    with pytest.raises(ValueError, match="kind must be one of"):
-        L.train_adding("gru", 10)
-    with pytest.raises(ValueError, match="T must be >= 2"):
-        L.train_adding("rnn", 1)
-    with pytest.raises(ValueError, match="solved_below must be"):
-        L.train_adding("rnn", 5, solved_below=0)
-
-
-def test_adding_sweep_runs_every_combination():
-    res = L.adding_sweep([4, 6], seeds=(0, 1), progress=False, hidden_size=4, steps=5, batch_size=8,
-                         eval_every=5, n_eval=16, device="cpu")
+def test_adding_sweep_runs_every_combination_and_stops_when_solved():
+    cfg = L.ADDING.replace(steps=5, batch_size=8, eval_every=5, n_eval=16)
+    res = L.adding_sweep([4, 6], cfg, seeds=(0, 1), progress=False, hidden_size=4, device="cpu")
     assert set(res) == {(k, T, s) for k in L.KINDS for T in (4, 6) for s in (0, 1)}
     assert all(r.kind == k and r.T == T and r.seed == s for (k, T, s), r in res.items())
+    solved = L.adding_sweep([6], cfg.replace(solved_below=10.0, steps=40), kinds=("lstm",), progress=False,
+                            hidden_size=4, device="cpu")[("lstm", 6, 0)]
+    assert solved.solved and solved.solved_at == 5 and solved.steps == 5     # any MSE counts as solved
+
+
+def test_adding_sweep_learns_a_short_problem():
+    r = L.adding_sweep([5], L.ADDING.replace(steps=250, solved_below=None), kinds=("lstm",), hidden_size=16,
+                       progress=False, device="cpu")[("lstm", 5, 0)]
+    assert r.relative_mse < 0.3, r.history.metrics["val_mse"]

@@ -7,6 +7,7 @@ import torch
 
 from course_lib import nn as cnn
 from course_lib.experiments import scan as S
+from course_lib.experiments.tasks import AddingConfig
 
 matplotlib.use("Agg")
 
@@ -83,22 +84,23 @@ def test_hillis_steele_counts():
 def test_min_rnn_regressor_modes_agree():
     torch.manual_seed(0)
     for cell in ("gru", "lstm"):
-        m1 = S.MinRNNRegressor(2, 8, cell, "scan").double()
-        m2 = S.MinRNNRegressor(2, 8, cell, "sequential").double()
+        m1 = S.min_rnn_regressor(2, 8, cell, "scan").double()
+        m2 = S.min_rnn_regressor(2, 8, cell, "sequential").double()
         m2.load_state_dict(m1.state_dict())
         x = torch.randn(3, 20, 2, dtype=torch.float64)
         assert m1(x).shape == (3, 1) and torch.allclose(m1(x), m2(x), atol=1e-12)
     with pytest.raises(ValueError, match="cell must be"):
-        S.MinRNNRegressor(2, 8, "rnn")
+        S.min_rnn_regressor(2, 8, "rnn")
 
 
 def test_train_both_modes_same_curve():
-    runs = S.train_both_modes("gru", T=10, hidden=8, steps=30, batch=16, progress=False, device="cpu")
-    l1, l2 = torch.tensor(runs["scan"]["loss"]), torch.tensor(runs["sequential"]["loss"])
+    cfg = AddingConfig(T=10, steps=30, batch_size=16, eval_every=None)
+    runs = S.train_both_modes("gru", cfg, hidden=8, progress=False, device="cpu")
+    l1, l2 = torch.tensor(runs["scan"].loss), torch.tensor(runs["sequential"].loss)
     assert len(l1) == len(l2) == 30
     assert torch.allclose(l1, l2, rtol=1e-3)
     assert l1[-1] < l1[0]
-    assert abs(runs["scan"]["val_mse"] - runs["sequential"]["val_mse"]) < 1e-3
+    assert abs(runs["scan"].val_mse - runs["sequential"].val_mse) < 1e-3
 
 
 def test_layer_times_shapes_and_skips():

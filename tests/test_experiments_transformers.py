@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from course_lib.experiments import transformers as X
+from course_lib.experiments.tasks import AddingConfig
 
 
 def _models(input_size=3, hidden=6, d_model=8, layers=2):
@@ -117,8 +118,8 @@ def test_step_times_and_recompute_shapes():
 def test_train_adding_learns_something():
     torch.manual_seed(0)
     tf = X.TransformerModel(2, 16, 2, 1, 32)
-    steps, mse = X.train_adding(tf, T=8, steps=60, batch=32, lr=1e-2, eval_every=20, n_val=200, progress=False,
-                                device="cpu")
+    cfg = AddingConfig(T=8, steps=60, batch_size=32, lr=1e-2, eval_every=20, n_eval=200)
+    steps, mse = X.train_adding(tf, cfg, progress=False, device="cpu")
     assert steps == [20, 40, 60] and len(mse) == 3
     assert mse[-1] < 0.1 < 1 / 6                     # well below the "answer 1" baseline
-    assert X.param_count(tf) == sum(p.numel() for p in tf.parameters())
+    assert X.count_parameters(tf) == sum(p.numel() for p in tf.parameters())

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from course_lib.experiments import gradients as G
+from course_lib.experiments.tasks import AddingConfig, AddingRun
+from course_lib.train import History
 from course_lib.viz import gradients as V
 
 
@@ -86,7 +88,8 @@ def test_activation_derivative_plot_peaks_at_the_bounds():
 
 def _run(loss, grad_norm=(), diverged=False):
     err = FloatingPointError("loss became inf at step 3") if diverged else None
-    return G.AddingRun(list(loss), list(grad_norm), float("nan") if diverged else 0.1, err, 0.0, None)
+    hist = History(loss=list(loss), grad_norm=list(grad_norm))
+    return AddingRun("rnn", AddingConfig(T=5), float("nan") if diverged else 0.1, 1 / 6, None, hist, None, 0.0, err)
 
 
 def test_plot_losses_marks_a_diverged_run_and_checks_labels():

@@ -8,6 +8,7 @@ import pytest
 from matplotlib.patches import Circle, FancyBboxPatch
 
 from course_lib.experiments import lstm as L
+from course_lib.experiments.tasks import AddingConfig, AddingRun
 from course_lib.train import History
 from course_lib.viz import lstm as viz
 
@@ -69,8 +70,8 @@ def test_gradient_norms_plot_skips_zeros_and_dashes_rnns():
 
 def _result(kind, T, seed, mse, evals=(10, 20)):
     hist = History(eval_steps=list(evals), metrics={"val_mse": [0.2, mse]})
-    return L.AddingResult(kind=kind, T=T, seed=seed, val_mse=mse, baseline_mse=1 / 6, solved_at=None,
-                          steps=evals[-1], history=hist, model=None, seconds=0.0, settings={"solved_below": 0.01})
+    return AddingRun(kind=kind, config=AddingConfig(T=T, seed=seed, solved_below=0.01), val_mse=mse,
+                     baseline_mse=1 / 6, solved_at=None, history=hist, model=None, seconds=0.0)
 
 
 def test_adding_plot_draws_the_mean_over_seeds_per_kind():

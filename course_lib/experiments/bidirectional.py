@@ -1,6 +1,6 @@
 """Chapter 07 experiments: bidirectional RNNs, variable-length batches, depth, dropout between layers.
 
-Every model is a :class:`course_lib.experiments.gru.SequenceModel` over a :class:`course_lib.nn.GRU`
+Every model is a :class:`course_lib.experiments.models.SequenceModel` over a :class:`course_lib.nn.GRU`
 (one-hot symbols in, one prediction per step out), trained with :func:`course_lib.train.fit`.
 
 - **Future context.** :func:`future_tagging_run` trains a forward-only, a forward-with-output-delay, or a
@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..data.corpus import stream_batches
 from ..data.tasks import future_tagging
 from ..train import History, fit
-from .gru import SequenceModel, charlm_data, count_parameters
+from .models import SequenceModel
+from .tasks import IGNORE, charlm_data, count_parameters, sequence_xent
 from ..core.checks import count as _positive_int
 
 __all__ = [
@@ -39,7 +39,6 @@ __all__ = [
     "recurrent_dropout_survival", "LMRun", "dropout_lm_run",
 ]
 
-IGNORE = -100                     # label of padded steps (F.cross_entropy's ignore_index)
 MODES = ("forward", "delayed", "bidirectional")
 
 
@@ -115,8 +114,7 @@ def _tag_loss(delay=0, use_lengths=True):
     def loss(model, batch):
         x, y, *rest = batch
         lengths = rest[0] if rest and use_lengths else None
-        logits = model(x, lengths=lengths)[:, delay:]
-        return F.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=IGNORE)
+        return sequence_xent(model(x, lengths=lengths)[:, delay:], y)
     return loss
 
 
@@ -313,11 +311,11 @@ def dropout_lm_run(dropout, n_chars=12_000, val_fraction=0.2, num_layers=2, hidd
 
     def bits(m, xy):
         x, y = (t.to(_device_of(m)) for t in xy)
-        return float(F.cross_entropy(m(x).flatten(0, 1), y.flatten())) / math.log(2)
+        return float(sequence_xent(m(x), y)) / math.log(2)
 
     epoch = itertools.count()
     t0 = time.perf_counter()
-    hist = fit(model, lambda m, b: F.cross_entropy(m(b[0]).flatten(0, 1), b[1].flatten()),
+    hist = fit(model, lambda m, b: sequence_xent(m(b[0]), b[1]),
                lambda: stream_batches(train, batch, seq_len, seed=seed * 1000 + next(epoch)), lr=lr, steps=steps,
                clip=1.0, eval_fn=lambda m: {k: bits(m, v) for k, v in sets.items()}, eval_every=eval_every,
                device=device, progress=progress, desc=f"LM, dropout {dropout}")

@@ -38,7 +38,9 @@ from .. import ref
 from ..data.echo import delayed_echo
 from ..ref import cells, functional, layers
 from ..train import fit
-from .sequences import EchoRNN
+from ..core.timing import time_interleaved
+from .measure import saved_tensor_bytes
+from .models import SequenceModel
 
 __all__ = [
     "readout_forward", "readout_backward", "ElmanClassifier", "gradient_check", "torch_gradients",
@@ -305,16 +307,19 @@ def _one_cpu_thread(device):
         torch.set_num_threads(before)
 
 
-class StreamEchoRNN(EchoRNN):
-    """Chapter 01's echo RNN (course_lib.nn.RNN + linear read-out) that also takes and returns its state.
+class StreamEchoRNN(SequenceModel):
+    """Chapter 01's echo RNN (course_lib.nn.RNN + linear read-out per step) that also takes and returns its state.
 
     ``forward(x, h0=None)``: x (batch, time, 1) -> ``(logits (batch, time), h_n (1, batch, hidden))``,
     so a stream can be fed chunk after chunk, each chunk starting where the last one ended.
     """
 
+    def __init__(self, hidden=16):
+        super().__init__("rnn", 1, hidden, 1)
+
     def forward(self, x, h0=None):
-        h, h_n = self.rnn(x, h0)
-        return self.out(h).squeeze(-1), h_n
+        logits, h_n = self.run(x, h0)
+        return logits.squeeze(-1), h_n
 
 
 def masked_bce(logits, y, mask):
@@ -414,23 +419,11 @@ def _truncation_run(k, x, y, mask, test, hidden, lr, evals, seed, device, progre
 
 
 def saved_activation_bytes(model, x, h0=None):
-    """Bytes that autograd keeps for the backward pass of ``model(x, h0)``, parameters excluded.
-
-    Counted with :func:`torch.autograd.graph.saved_tensors_hooks`; each storage once. For BPTT over
-    k steps this grows linearly in k: the states of every step are kept until the backward pass.
-    """
-    params = {p.data_ptr() for p in model.parameters()}
-    seen = {}
-
-    def pack(t):
-        ptr = t.untyped_storage().data_ptr()
-        if ptr not in params:
-            seen[ptr] = t.untyped_storage().nbytes()
-        return t
-
-    with _one_cpu_thread(x.device), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        model(x, h0)
-    return int(sum(seen.values()))
+    """Bytes that autograd keeps for the backward pass of ``model(x, h0)``, parameters excluded
+    (:func:`course_lib.experiments.measure.saved_tensor_bytes`, on one CPU thread). For BPTT over k steps this
+    grows linearly in k: the states of every step are kept until the backward pass."""
+    with _one_cpu_thread(x.device):
+        return saved_tensor_bytes(model, x, h0)
 
 
 def time_per_update(model, k, streams=32, repeats=5, seed=0):
@@ -441,26 +434,15 @@ def time_per_update(model, k, streams=32, repeats=5, seed=0):
     x, y, mask = (t.to(device) for t in delayed_echo(streams, k + 1, 1, seed=seed))
     x, y, mask = x[:, 1:], y[:, 1:], mask[:, 1:]
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    times = []
+
+    def update():
+        logits, _ = model(x)
+        masked_bce(logits, y, mask).backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
     with _one_cpu_thread(device):
-        for i in range(repeats + 1):
-            _timed_update(model, opt, x, y, mask, device, times if i else None)
-    return float(np.median(times))
-
-
-def _timed_update(model, opt, x, y, mask, device, times):
-    """One update; its wall time is appended to ``times`` unless that is None (the warm-up)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    opt.zero_grad(set_to_none=True)
-    logits, _ = model(x)
-    masked_bce(logits, y, mask).backward()
-    opt.step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    if times is not None:
-        times.append(time.perf_counter() - start)
+        return time_interleaved({"update": update}, device, repeats, warmup=1)["update"]
 
 
 # ----------------------------------------------------------------------------- the cost of BPTT(k1, k2)
@@ -474,9 +456,5 @@ def backward_steps(time_steps, k1, k2):
 
 def ref_bptt_seconds(model, x, d_out, k1, k2, repeats=3):
     """Median wall time of :func:`course_lib.ref.truncated_bptt` (the NumPy reference) for BPTT(k1, k2)."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        ref.truncated_bptt(model, x, d_out, k1, k2)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    run = {"bptt": lambda: ref.truncated_bptt(model, x, d_out, k1, k2)}
+    return time_interleaved(run, "cpu", repeats, warmup=0)["bptt"]

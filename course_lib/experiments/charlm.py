@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from .. import nn as cnn
 from ..data.corpus import Vocab, load_corpus, stream_batches, train_val_split
 from ..train import fit
+from .tasks import unigram_bits_per_char
 
 __all__ = ["CharLM", "detach_state", "unigram_bits", "bigram_bits", "bits_per_char", "CharLMRun",
            "train_charlm", "sample_from_logits", "sample", "real_word_fraction", "corpus_words"]
@@ -75,18 +76,7 @@ def detach_state(state):
     return state.detach()
 
 
-def _counts(ids, vocab_size):
-    ids = torch.as_tensor(ids).reshape(-1).cpu()
-    return torch.bincount(ids, minlength=vocab_size).double()
-
-
-def unigram_bits(train_ids, val_ids, vocab_size):
-    """Cross-entropy (bits/char) on ``val_ids`` of character frequencies counted on ``train_ids``.
-
-    The best a model can do that ignores context. Add-one smoothing keeps unseen characters finite.
-    """
-    p = (_counts(train_ids, vocab_size) + 1) / (len(train_ids) + vocab_size)
-    return float(-torch.log2(p[torch.as_tensor(val_ids).cpu()]).mean())
+unigram_bits = unigram_bits_per_char       # the context-free baseline, shared with chapter 06
 
 
 def bigram_bits(train_ids, val_ids, vocab_size):

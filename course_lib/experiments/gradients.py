@@ -11,39 +11,35 @@ Two halves, one idea each:
 - :func:`gradient_norm_curve`: the whole measurement for one spectral radius, as a
   :class:`GradientCurve` (what the chapter's figures and its widget plot).
 
-**Training** on the adding problem (:func:`course_lib.data.adding_problem`) with
-:class:`course_lib.nn.RNN` and :func:`course_lib.train.fit`: clipping, initialisations and
-optimizers compared on the same task:
+**Training** on the adding problem (:mod:`course_lib.experiments.tasks`) with
+:class:`course_lib.nn.RNN`: clipping, initialisations and optimizers compared on the same task:
 
-- :class:`AddingRegressor` (RNN + linear read-out of the last step), :func:`init_recurrent`
-  (``"default"``, ``"xavier"``, ``"orthogonal"``, ``"identity"``, optionally rescaled to a
-  spectral radius), :func:`build_adding_model`, :func:`adding_baseline_mse`;
+- :func:`init_recurrent` (``"default"``, ``"xavier"``, ``"orthogonal"``, ``"identity"``, optionally
+  rescaled to a spectral radius) and :func:`build_adding_model` (RNN + read-out of the last step);
 - :func:`initial_gradient_norms`: the measurement above, on such a model at initialisation;
-- :func:`train_adding`, which returns an :class:`AddingRun` and records a run that diverges
-  instead of losing it.
+- :func:`adding_run`: :func:`course_lib.experiments.tasks.train_adding` of such a model, which
+  records a run that diverges instead of losing it.
 
 Steps are numbered as in chapter 03: ``h_0`` is the initial state, ``h_1 .. h_T`` the outputs.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from .. import nn as cnn
 from .. import ref
 from ..data.tasks import adding_problem
-from ..train import NonFiniteLossError, fit
 from ..core.checks import count as _positive_int
+from .models import SequenceModel
+from .tasks import train_adding
 
 __all__ = [
     "recurrent_matrix", "spectral_radius", "largest_singular_value", "hidden_gradient_norms",
     "GradientCurve", "gradient_norm_curve", "measurement_rnn",
-    "INITS", "AddingRegressor", "init_recurrent", "adding_data", "adding_baseline_mse",
-    "build_adding_model", "initial_gradient_norms", "AddingRun", "train_adding",
+    "INITS", "init_recurrent", "build_adding_model", "initial_gradient_norms", "adding_run",
 ]
 
 
@@ -205,22 +201,6 @@ def gradient_norm_curve(radius, T, hidden_size=64, batch=16, input_scale=0.1, ki
 INITS = ("default", "xavier", "orthogonal", "identity")
 
 
-class AddingRegressor(torch.nn.Module):
-    """A one-layer :class:`course_lib.nn.RNN` and a linear read-out of its last output.
-
-    x (batch, T, 2) -> prediction (batch, 1), for :func:`course_lib.data.adding_problem`.
-    """
-
-    def __init__(self, hidden_size=32, nonlinearity="tanh"):
-        super().__init__()
-        self.rnn = cnn.RNN(2, hidden_size, nonlinearity=nonlinearity, batch_first=True)
-        self.head = torch.nn.Linear(hidden_size, 1)
-
-    def forward(self, x):
-        out, _ = self.rnn(x)
-        return self.head(out[:, -1])
-
-
 @torch.no_grad()
 def init_recurrent(rnn, scheme="default", radius=None):
     """Initialise a one-layer ``nn.RNN`` in place and return it.
@@ -252,11 +232,12 @@ def init_recurrent(rnn, scheme="default", radius=None):
 
 
 def build_adding_model(init="default", nonlinearity="tanh", radius=None, hidden_size=32, seed=0):
-    """The :class:`AddingRegressor` that :func:`train_adding` starts from (same ``seed``, same weights)."""
+    """A many-to-one :class:`~course_lib.experiments.models.SequenceModel` (one-layer ``course_lib.nn.RNN`` +
+    linear read-out of the last step) initialised by :func:`init_recurrent` (same ``seed``, same weights)."""
     import course_lib
 
     course_lib.seed(seed)
-    model = AddingRegressor(hidden_size, nonlinearity)
+    model = SequenceModel("rnn", 2, hidden_size, 1, per_step=False, nonlinearity=nonlinearity)
     init_recurrent(model.rnn, init, radius)
     return model
 
@@ -275,74 +256,11 @@ def initial_gradient_norms(T, init="default", nonlinearity="tanh", radius=None, 
         return np.exp(np.log(norms).mean(axis=0))[::-1].copy()
 
 
-def adding_data(T, steps, batch_size=64, n_eval=1000, seed=0):
-    """Training batches (a list of ``steps`` pairs (x, y)) and a held-out set (x, y) of the adding problem."""
-    steps, batch_size = _positive_int(steps, "steps"), _positive_int(batch_size, "batch_size")
-    x, y = adding_problem(steps * batch_size, T, seed=seed + 1)
-    batches = list(zip(x.split(batch_size), y.split(batch_size)))
-    return batches, adding_problem(_positive_int(n_eval, "n_eval"), T, seed=seed + 1000)
-
-
-def adding_baseline_mse(y) -> float:
-    """MSE of always predicting 1 (the mean of the target): what a model with no memory gets."""
-    return float(((y - 1.0) ** 2).mean())
-
-
-@dataclass
-class AddingRun:
-    """What :func:`train_adding` returns.
-
-    ``loss``: training loss of every step taken (including a final non-finite one); ``grad_norm``:
-    global gradient norm before clipping (empty if the run diverged); ``val_mse``: held-out MSE at
-    the end (``nan`` if it diverged); ``error``: the :class:`~course_lib.train.NonFiniteLossError`
-    that stopped a diverging run, else None; ``seconds``: wall time; ``settings``: the arguments.
-    """
-    loss: list
-    grad_norm: list
-    val_mse: float
-    error: Exception | None
-    seconds: float
-    model: torch.nn.Module
-    settings: dict = field(default_factory=dict)
-
-    @property
-    def diverged(self) -> bool:
-        return self.error is not None
-
-
-def train_adding(T=50, *, init="default", nonlinearity="tanh", radius=None, optimizer="adam", lr=1e-3,
-                 clip=None, steps=800, hidden_size=32, batch_size=64, seed=0, device=None, progress=False):
-    """Train an :class:`AddingRegressor` on the adding problem with ``T`` steps; return an :class:`AddingRun`.
-
-    ``init``/``radius``: see :func:`init_recurrent`; ``optimizer``: ``"sgd"``, ``"adam"``, ``"rmsprop"``
-    (plain, torch's defaults besides ``lr``); ``clip``: global-norm clipping threshold (Pascanu et al.
-    2013) or None. A run whose loss or gradient becomes NaN/inf is stopped by ``fit``'s guard; its
-    error and its losses up to that step are kept in the result instead of being raised.
-    The same ``seed`` gives the same initial weights and the same batches whatever the other settings.
-    """
-    import time
-
-    import course_lib
-
-    settings = dict(T=T, init=init, nonlinearity=nonlinearity, radius=radius, optimizer=optimizer, lr=lr,
-                    clip=clip, steps=steps, hidden_size=hidden_size, batch_size=batch_size, seed=seed)
-    batches, (x_val, y_val) = adding_data(T, steps, batch_size, seed=seed)
-    model = build_adding_model(init, nonlinearity, radius, hidden_size, seed)
-    device = course_lib.device() if device is None else torch.device(device)
-    losses = []
-
-    def loss_fn(m, batch):  # records every loss, so a diverging run keeps its curve
-        loss = F.mse_loss(m(batch[0]), batch[1])
-        losses.append(loss.item())
-        return loss
-
-    start = time.perf_counter()
-    try:
-        hist = fit(model, loss_fn, batches, optimizer=optimizer, lr=lr, clip=clip, steps=steps,
-                   device=device, progress=progress, desc=f"{init} {optimizer} clip={clip}")
-    except NonFiniteLossError as err:
-        return AddingRun(losses, [], float("nan"), err, time.perf_counter() - start, model, settings)
-    model.eval()
-    with torch.no_grad():
-        val = F.mse_loss(model(x_val.to(device)), y_val.to(device)).item()
-    return AddingRun(losses, hist.grad_norm, val, None, time.perf_counter() - start, model, settings)
+def adding_run(cfg, init="default", nonlinearity="tanh", radius=None, hidden_size=32, device=None,
+               progress=False):
+    """:func:`~course_lib.experiments.tasks.train_adding` of :func:`build_adding_model` (seeded with
+    ``cfg.seed``) under the :class:`~course_lib.experiments.tasks.AddingConfig` ``cfg``: the initialisation,
+    optimizer and clipping experiments of the chapter. A diverging run comes back with ``diverged`` True."""
+    model = build_adding_model(init, nonlinearity, radius, hidden_size, cfg.seed)
+    return train_adding(model, cfg, device=device, progress=progress,
+                        desc=f"{init} {cfg.optimizer} clip={cfg.clip}")

@@ -6,18 +6,18 @@ state *before* the matrix product, ``n = tanh(W_in x + b_in + W_hn (r * h) + b_h
 :class:`ChoGRU` runs the paper's step over a sequence with torch's parameter names, so one state_dict
 drives both and the difference is only where ``r`` sits.
 
-**Budgets.** :func:`recurrent_parameters` counts a recurrent layer's parameters from its shapes,
-:func:`model_parameters` adds the linear read-out, :func:`hidden_for_budget` picks the hidden size whose
-model comes closest to a parameter budget (what "equal parameter budgets" means in the comparisons).
+**Budgets** come from :mod:`course_lib.experiments.tasks` (:func:`~.tasks.recurrent_parameters`,
+:func:`~.tasks.model_parameters`, :func:`~.tasks.hidden_for_budget`: "equal parameter budgets").
 
-**Side by side.** :class:`SequenceModel` (a recurrent layer of :mod:`course_lib.nn` + a linear read-out)
-trained with :func:`course_lib.train.fit` on three tasks, each run returning a :class:`Run`:
-:func:`adding_run` (MSE vs the 1/6 of predicting 1), :func:`copy_run` (cross-entropy vs
-:func:`course_lib.data.copy_memory_baseline`) and :func:`charlm_run` (validation bits per character vs
-the unigram entropy, :func:`unigram_bits_per_char`).
+**Side by side.** :func:`sequence_model` (a :class:`~course_lib.experiments.models.SequenceModel` whose core
+may also be :class:`ChoGRU`) trained with :func:`course_lib.train.fit` on three tasks, each configured by a
+:class:`TaskConfig` and returning a :class:`Run`: :func:`adding_run` (MSE vs the 1/6 of predicting 1),
+:func:`copy_run` (cross-entropy vs :func:`course_lib.data.copy_memory_baseline`) and :func:`charlm_run`
+(validation bits per character vs the unigram entropy).
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import time
@@ -29,20 +29,19 @@ import torch.nn.functional as F
 
 from .. import nn as cnn
 from .. import ref
-from ..data.corpus import Vocab, load_corpus, stream_batches, train_val_split
-from ..data.tasks import adding_problem, copy_memory, copy_memory_baseline
+from ..data.corpus import stream_batches
+from ..data.tasks import copy_memory, copy_memory_baseline
 from ..train import History, fit
-from ..core.checks import count as _positive_int
+from .models import SequenceModel
+from .tasks import (ADDING_BASELINE, AddingConfig, charlm_data, count_parameters, hidden_for_budget, sequence_xent,
+                    train_adding, unigram_bits_per_char)
 
 __all__ = [
-    "KINDS", "GATES", "cho_gru_step", "ChoGRU", "recurrent_parameters", "model_parameters", "count_parameters",
-    "hidden_for_budget", "SequenceModel", "Run", "adding_run", "copy_run", "charlm_run", "charlm_data",
-    "unigram_bits_per_char", "ADDING_BASELINE", "RUNNERS", "side_by_side", "results_table", "gru_gates",
+    "KINDS", "cho_gru_step", "ChoGRU", "sequence_model", "Run", "TaskConfig", "TASKS", "adding_run", "copy_run",
+    "charlm_run", "RUNNERS", "side_by_side", "results_table", "gru_gates",
 ]
 
 KINDS = ("rnn", "gru", "lstm", "cho-gru")
-GATES = {"rnn": 1, "gru": 3, "lstm": 4, "cho-gru": 3}
-ADDING_BASELINE = 1.0 / 6.0          # MSE of always predicting 1 (the mean of the target): Var(U + U) = 1/6
 
 
 def _kind(kind):
@@ -107,81 +106,12 @@ class ChoGRU(cnn.GRU):
         return (out if self.batch_first else out.transpose(0, 1)), h.unsqueeze(0)
 
 
-# ----------------------------------------------------------------------------- parameter budgets
-def recurrent_parameters(kind, input_size, hidden, num_layers=1, bidirectional=False, bias=True):
-    """Parameters of a recurrent layer, from torch's shapes: ``G * hidden * (input + hidden) + 2 * G * hidden``
-    per layer and direction (``G`` = 1 RNN, 3 GRU, 4 LSTM; later layers read ``D * hidden`` inputs)."""
-    G = GATES[_kind(kind)]
-    input_size, hidden, num_layers = (_positive_int(v, n) for v, n in
-                                      ((input_size, "input_size"), (hidden, "hidden"), (num_layers, "num_layers")))
-    D = 2 if bidirectional else 1
-    total = 0
-    for layer in range(num_layers):
-        layer_in = input_size if layer == 0 else D * hidden
-        total += D * (G * hidden * (layer_in + hidden) + (2 * G * hidden if bias else 0))
-    return total
-
-
-def model_parameters(kind, input_size, hidden, output_size, **layer_kwargs):
-    """:func:`recurrent_parameters` plus a linear read-out ``hidden -> output_size`` (weights and bias)."""
-    D = 2 if layer_kwargs.get("bidirectional") else 1
-    return recurrent_parameters(kind, input_size, hidden, **layer_kwargs) + (D * hidden + 1) * output_size
-
-
-def count_parameters(module):
-    """The number of trainable scalars in a ``torch.nn.Module`` (to check the formulas above)."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
-def hidden_for_budget(kind, input_size, output_size, budget, **layer_kwargs):
-    """The hidden size whose :func:`model_parameters` is closest to ``budget`` (ties: the smaller size)."""
-    budget = _positive_int(budget, "budget")
-    best, best_gap, hidden = 1, math.inf, 1
-    while True:
-        n = model_parameters(kind, input_size, hidden, output_size, **layer_kwargs)
-        gap = abs(n - budget)
-        if gap < best_gap:
-            best, best_gap = hidden, gap
-        if n > budget:
-            return best
-        hidden += 1
-
-
-# ----------------------------------------------------------------------------- the model
-class SequenceModel(torch.nn.Module):
-    """A recurrent layer of kind ``"rnn"`` / ``"gru"`` / ``"lstm"`` (:mod:`course_lib.nn`, batch first) or
-    ``"cho-gru"`` (:class:`ChoGRU`) and a linear read-out.
-
-    ``x``: ``(batch, time, input_size)`` floats, or ``(batch, time)`` int ids when ``one_hot=True`` (then
-    ``input_size`` is the number of symbols). Returns ``(batch, time, output_size)`` with ``per_step=True``,
-    else ``(batch, output_size)`` read from the last step (many-to-one). ``num_layers``, ``dropout``
-    (between layers) and ``bidirectional`` go to the recurrent layer (the read-out then sees
-    ``2 * hidden`` features); ``forward(x, lengths=None)`` passes ``lengths`` on.
-    """
-
-    def __init__(self, kind, input_size, hidden, output_size, per_step=True, one_hot=False, num_layers=1,
-                 dropout=0.0, bidirectional=False):
-        super().__init__()
-        self.kind, self.input_size, self.per_step, self.one_hot = _kind(kind), input_size, per_step, one_hot
-        if kind == "cho-gru":
-            if num_layers != 1 or dropout or bidirectional:
-                raise ValueError("cho-gru is one layer, one direction: num_layers=1, dropout=0, "
-                                 f"bidirectional=False; got {num_layers}, {dropout}, {bidirectional}")
-            self.rnn = ChoGRU(input_size, hidden, batch_first=True)
-        else:
-            layer = {"rnn": cnn.RNN, "gru": cnn.GRU, "lstm": cnn.LSTM}[kind]
-            self.rnn = layer(input_size, hidden, num_layers=num_layers, dropout=dropout,
-                             bidirectional=bidirectional, batch_first=True)
-        self.out = torch.nn.Linear(hidden * (2 if bidirectional else 1), output_size)
-
-    def forward(self, x, lengths=None):
-        if self.one_hot:
-            if x.dtype != torch.int64 or x.dim() != 2:
-                raise ValueError(f"x must be int64 ids (batch, time) with one_hot=True; got {x.dtype} "
-                                 f"{tuple(x.shape)}")
-            x = F.one_hot(x, self.input_size).float()
-        h, _ = self.rnn(x) if lengths is None else self.rnn(x, lengths=lengths)
-        return self.out(h if self.per_step else h[:, -1])
+# ----------------------------------------------------------------------------- the models
+def sequence_model(kind, input_size, hidden, output_size, **kwargs):
+    """A :class:`~course_lib.experiments.models.SequenceModel` whose core is ``kind``: ``"rnn"``, ``"gru"``,
+    ``"lstm"`` (:mod:`course_lib.nn`) or ``"cho-gru"`` (:class:`ChoGRU`, one layer, one direction)."""
+    core = ChoGRU if _kind(kind) == "cho-gru" else kind
+    return SequenceModel(core, input_size, hidden, output_size, **kwargs)
 
 
 # ----------------------------------------------------------------------------- runs
@@ -217,139 +147,125 @@ class Run:
         return self.value / self.baseline
 
 
-def _train(task, kind, model, loss_fn, batches, evaluate, metric, baseline, steps, lr, clip, eval_every, seed,
-           device, progress):
-    """Train with :func:`course_lib.train.fit`, evaluating ``evaluate(model)`` on held-out data as it goes."""
-    steps = _positive_int(steps, "steps")
-    torch.manual_seed(seed)
-    t0 = time.perf_counter()
-    hist = fit(model, loss_fn, batches, lr=lr, steps=steps, clip=clip, eval_fn=lambda m: {metric: evaluate(m)},
-               eval_every=eval_every, device=device, progress=progress, desc=f"{task} {kind}")
-    seconds = time.perf_counter() - t0
-    curve = hist.metrics[metric]
-    return Run(task, kind, model.rnn.hidden_size, count_parameters(model), metric, min(curve), baseline, seconds,
-               list(hist.eval_steps), list(curve), hist, model.eval())
+@dataclass(frozen=True)
+class TaskConfig:
+    """One task of the comparison: sequence length ``T`` (adding: steps; copy: blanks; char LM: window), the
+    parameter ``budget``, ``steps`` Adam updates of ``batch`` sequences at ``lr``, clipping at ``clip``, the
+    held-out metric every ``eval_every`` steps, and ``n_chars`` of corpus for the character LM."""
+    T: int
+    budget: int
+    steps: int = 500
+    batch: int = 64
+    lr: float = 1e-2
+    clip: float = 1.0
+    eval_every: int = 25
+    n_chars: int = 200_000
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+TASKS = {"adding": TaskConfig(T=30, budget=6000), "copy": TaskConfig(T=10, budget=6000),
+         "char LM": TaskConfig(T=64, budget=30_000, steps=250, batch=32, lr=5e-3)}
 
 
 def _device_of(model):
     return next(model.parameters()).device
 
 
-def adding_run(kind, T=30, budget=6000, steps=500, batch=64, lr=1e-2, clip=1.0, eval_every=25, seed=0,
-               device=None, progress=False):
-    """Train a many-to-one ``kind`` model within ``budget`` parameters on the adding problem of length ``T``.
+def _run(task, kind, model, baseline, metric, hist, seconds, key=None):
+    curve = hist.metrics[key or metric]
+    return Run(task, kind, model.rnn.hidden_size, count_parameters(model), metric, min(curve), baseline, seconds,
+               list(hist.eval_steps), list(curve), hist, model.eval())
 
-    Returns a :class:`Run` whose ``value`` is the best validation MSE (1,000 fresh sequences) and ``baseline`` 1/6.
-    """
-    hidden = hidden_for_budget(kind, 2, 1, budget)
+
+def _fit(task, kind, model, loss_fn, batches, evaluate, metric, cfg, device, progress):
+    """Train with :func:`course_lib.train.fit`, evaluating ``evaluate(model)`` on held-out data as it goes."""
+    t0 = time.perf_counter()
+    hist = fit(model, loss_fn, batches, lr=cfg.lr, steps=cfg.steps, clip=cfg.clip,
+               eval_fn=lambda m: {metric: evaluate(m)}, eval_every=cfg.eval_every, device=device,
+               progress=progress, desc=f"{task} {kind}")
+    return hist, time.perf_counter() - t0
+
+
+def adding_run(kind, cfg=TASKS["adding"], seed=0, device=None, progress=False):
+    """Train a many-to-one ``kind`` model within ``cfg.budget`` parameters on the adding problem of length
+    ``cfg.T`` (:func:`course_lib.experiments.tasks.train_adding`). Returns a :class:`Run` whose ``value`` is the
+    best validation MSE (1,000 fresh sequences) and ``baseline`` 1/6."""
+    hidden = hidden_for_budget(kind, 2, 1, cfg.budget)
     torch.manual_seed(seed)
-    model = SequenceModel(kind, 2, hidden, 1, per_step=False)
-    data = [adding_problem(batch, T, seed=seed * 100_003 + i) for i in range(steps)]
-    x_val, y_val = adding_problem(1000, T, seed=10**6 + seed)
-
-    def evaluate(m):
-        return float(F.mse_loss(m(x_val.to(_device_of(m))), y_val.to(_device_of(m))))
-
-    return _train("adding", kind, model, lambda m, b: F.mse_loss(m(b[0]), b[1]), data, evaluate, "MSE",
-                  ADDING_BASELINE, steps, lr, clip, eval_every, seed, device, progress)
+    model = sequence_model(kind, 2, hidden, 1, per_step=False)
+    run = train_adding(model, AddingConfig(T=cfg.T, steps=cfg.steps, batch_size=cfg.batch, lr=cfg.lr, clip=cfg.clip,
+                                           eval_every=cfg.eval_every, seed=seed),
+                       device=device, progress=progress, desc=f"adding {kind}")
+    return _run("adding", kind, model, ADDING_BASELINE, "MSE", run.history, run.seconds, key="val_mse")
 
 
-def copy_run(kind, T=10, budget=6000, steps=500, batch=64, lr=1e-2, clip=1.0, eval_every=25, seed=0,
-             device=None, progress=False):
-    """Train a many-to-many ``kind`` model within ``budget`` parameters on copy memory with ``T`` blanks.
+def copy_run(kind, cfg=TASKS["copy"], seed=0, device=None, progress=False):
+    """Train a many-to-many ``kind`` model within ``cfg.budget`` parameters on copy memory with ``cfg.T`` blanks.
 
     Returns a :class:`Run` whose ``value`` is the best validation cross-entropy per step in nats (500 fresh
     sequences) and ``baseline`` ``10 log 8 / (T + 20)`` (:func:`course_lib.data.copy_memory_baseline`).
     """
-    hidden = hidden_for_budget(kind, 10, 9, budget)
+    hidden = hidden_for_budget(kind, 10, 9, cfg.budget)
     torch.manual_seed(seed)
-    model = SequenceModel(kind, 10, hidden, 9, per_step=True, one_hot=True)
-    data = [copy_memory(batch, T, seed=seed * 100_003 + i) for i in range(steps)]
-    x_val, y_val = copy_memory(500, T, seed=10**6 + seed)
-
-    def xent(m, x, y):
-        return F.cross_entropy(m(x).flatten(0, 1), y.flatten())
+    model = sequence_model(kind, 10, hidden, 9, per_step=True, one_hot=True)
+    data = [copy_memory(cfg.batch, cfg.T, seed=seed * 100_003 + i) for i in range(cfg.steps)]
+    x_val, y_val = copy_memory(500, cfg.T, seed=10**6 + seed)
 
     def evaluate(m):
-        return float(xent(m, x_val.to(_device_of(m)), y_val.to(_device_of(m))))
+        return float(sequence_xent(m(x_val.to(_device_of(m))), y_val.to(_device_of(m))))
 
-    return _train("copy", kind, model, lambda m, b: xent(m, *b), data, evaluate, "cross-entropy",
-                  copy_memory_baseline(T), steps, lr, clip, eval_every, seed, device, progress)
-
-
-def unigram_bits_per_char(train_ids, val_ids, vocab_size):
-    """Bits per character on ``val_ids`` of the unigram model fitted on ``train_ids`` (add-one smoothing):
-    what a model that ignores all context achieves, the baseline of a character LM."""
-    counts = torch.bincount(torch.as_tensor(train_ids), minlength=vocab_size).double() + 1
-    logp = torch.log2(counts / counts.sum())
-    return float(-logp[torch.as_tensor(val_ids)].mean())
+    hist, seconds = _fit("copy", kind, model, lambda m, b: sequence_xent(m(b[0]), b[1]), data, evaluate,
+                         "cross-entropy", cfg, device, progress)
+    return _run("copy", kind, model, copy_memory_baseline(cfg.T), "cross-entropy", hist, seconds)
 
 
-def charlm_data(n_chars=200_000, val_fraction=0.1):
-    """The first ``n_chars`` characters of the shipped corpus as ``(vocab, train_ids, val_ids)``
-    (vocabulary from the whole corpus, so every chapter's ids agree)."""
-    text = load_corpus()
-    vocab = Vocab(text)
-    ids = vocab.encode(text[:_positive_int(n_chars, "n_chars")])
-    train, val = train_val_split(ids, val_fraction)
-    return vocab, train, val
-
-
-def charlm_run(kind, budget=30_000, n_chars=200_000, seq_len=64, steps=250, batch=32, lr=5e-3, clip=1.0,
-               eval_every=25, seed=0, device=None, progress=False):
-    """Train a one-hot character LM of ``kind`` within ``budget`` parameters on a slice of the corpus.
-
-    Each batch is ``batch`` windows of ``seq_len`` characters, started from a zero state. Returns a
-    :class:`Run` whose ``value`` is the best validation bits per character and ``baseline`` the unigram's.
-    """
-    vocab, train, val = charlm_data(n_chars)
+def charlm_run(kind, cfg=TASKS["char LM"], seed=0, device=None, progress=False):
+    """Train a one-hot character LM of ``kind`` within ``cfg.budget`` parameters on the first ``cfg.n_chars``
+    characters of the corpus, windows of ``cfg.T`` characters started from a zero state. Returns a
+    :class:`Run` whose ``value`` is the best validation bits per character and ``baseline`` the unigram's."""
+    vocab, train, val = charlm_data(cfg.n_chars)
     V = len(vocab)
-    hidden = hidden_for_budget(kind, V, V, budget)
+    hidden = hidden_for_budget(kind, V, V, cfg.budget)
     torch.manual_seed(seed)
-    model = SequenceModel(kind, V, hidden, V, per_step=True, one_hot=True)
+    model = sequence_model(kind, V, hidden, V, per_step=True, one_hot=True)
     epoch = itertools.count()                                               # new cuts every epoch
-    data = lambda: stream_batches(train, batch, seq_len, seed=seed * 1000 + next(epoch))
-    val_x, val_y = next(iter(stream_batches(val, len(val) // (seq_len + 1), seq_len)))
-
-    def nats(m, x, y):
-        return F.cross_entropy(m(x).flatten(0, 1), y.flatten())
+    data = lambda: stream_batches(train, cfg.batch, cfg.T, seed=seed * 1000 + next(epoch))
+    val_x, val_y = next(iter(stream_batches(val, len(val) // (cfg.T + 1), cfg.T)))
 
     def evaluate(m):
-        return float(nats(m, val_x.to(_device_of(m)), val_y.to(_device_of(m)))) / math.log(2)
+        return float(sequence_xent(m(val_x.to(_device_of(m))), val_y.to(_device_of(m)))) / math.log(2)
 
-    return _train("char LM", kind, model, lambda m, b: nats(m, *b), data, evaluate, "bits/char",
-                  unigram_bits_per_char(train, val, V), steps, lr, clip, eval_every, seed, device, progress)
+    hist, seconds = _fit("char LM", kind, model, lambda m, b: sequence_xent(m(b[0]), b[1]), data, evaluate,
+                         "bits/char", cfg, device, progress)
+    return _run("char LM", kind, model, unigram_bits_per_char(train, val, V), "bits/char", hist, seconds)
 
 
 # ----------------------------------------------------------------------------- all of it
 RUNNERS = {"adding": adding_run, "copy": copy_run, "char LM": charlm_run}
 
 
-def side_by_side(tasks=("adding", "copy", "char LM"), kinds=("rnn", "gru", "lstm"), settings=None, seed=0,
-                 device=None, progress=True):
+def side_by_side(tasks=("adding", "copy", "char LM"), kinds=("rnn", "gru", "lstm"), configs=None, only=None,
+                 seed=0, device=None, progress=True):
     """Run every ``kind`` on every task (keys of :data:`RUNNERS`) at the task's parameter budget.
 
-    ``settings``: optional ``{task: {keyword: value}}`` passed to that task's runner (e.g. ``T``, ``steps``);
-    a task may also list its own kinds under ``"kinds"``. Returns ``{task: [Run, ...]}``, one tqdm bar over
-    all runs.
+    ``configs``: optional ``{task: TaskConfig}`` replacing :data:`TASKS`' entries; ``only``: optional
+    ``{task: kinds}`` for a task that runs other kinds. Returns ``{task: [Run, ...]}``, one tqdm bar over all runs.
     """
     from course_lib.progress import tqdm
 
-    settings = dict(settings or {})
-    unknown = sorted(set(tasks) - RUNNERS.keys()) + sorted(set(settings) - set(tasks))
+    configs, only = {**TASKS, **(configs or {})}, dict(only or {})
+    unknown = sorted(set(tasks) - RUNNERS.keys()) + sorted((set(configs) - TASKS.keys()) | (set(only) - set(tasks)))
     if unknown:
-        raise ValueError(f"tasks and settings must name tasks among {sorted(RUNNERS)} (settings only for the "
-                         f"tasks run); got {unknown}")
-    plan = []
-    for task in tasks:
-        kw = dict(settings.get(task, {}))
-        for kind in kw.pop("kinds", kinds):
-            plan.append((task, _kind(kind), kw))
+        raise ValueError(f"tasks, configs and only must name tasks among {sorted(RUNNERS)} (only for the tasks "
+                         f"run); got {unknown}")
+    plan = [(task, _kind(kind)) for task in tasks for kind in only.get(task, kinds)]
     out = {task: [] for task in tasks}
     with tqdm(plan, desc="runs", disable=not progress) as bar:
-        for task, kind, kw in bar:
+        for task, kind in bar:
             bar.set_postfix_str(f"{task}: {kind}")
-            out[task].append(RUNNERS[task](kind, seed=seed, device=device, **kw))
+            out[task].append(RUNNERS[task](kind, configs[task], seed=seed, device=device))
     return out
 
 

@@ -16,35 +16,32 @@ sequence (computed with :func:`course_lib.ref.lstm_step_forward`). :func:`state_
 ``||dL/dc_k||`` (LSTM cell state) or ``||dL/dh_k||`` (vanilla RNN) for ``L = g . state_T``: how much of a
 unit gradient at the last step reaches step ``k``, by autograd through :mod:`course_lib.nn.cells`.
 
-**The adding problem** (:func:`course_lib.data.adding_problem`): :class:`AddingNet` (a one-layer
+**The adding problem** (:mod:`course_lib.experiments.tasks`): :func:`adding_model` (a one-layer
 :class:`course_lib.nn.RNN` or :class:`course_lib.nn.LSTM` with a linear read-out of its last step),
-:func:`set_forget_bias`, :func:`train_adding` (trained with :func:`course_lib.train.fit`, stopped as soon as
-the held-out MSE falls below a threshold) returning an :class:`AddingResult`, and :func:`adding_sweep`.
+:func:`set_forget_bias`, and :func:`adding_sweep`, which trains them with
+:func:`course_lib.experiments.tasks.train_adding` (stopped as soon as the held-out MSE falls below a threshold).
 
 Steps are numbered as in chapters 03 and 04: ``c_0, h_0`` are the initial state, ``1 .. T`` the steps.
 """
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .. import nn as cnn
 from .. import ref
-from ..data.tasks import adding_problem
-from ..train import History, fit
 from ..core.checks import count as _positive_int
+from .models import SequenceModel
+from .tasks import AddingConfig, train_adding
 
 __all__ = [
     "Agreement", "compare_implementations",
     "VOCAB", "FILLER", "tom_sentence", "encode", "memory_lstm", "p_fish",
     "gate_trace", "state_gradient_norms", "geometric_mean_by_distance",
-    "KINDS", "AddingNet", "set_forget_bias", "adding_baseline_mse", "AddingResult", "train_adding",
-    "adding_sweep",
+    "KINDS", "adding_model", "set_forget_bias", "ADDING", "adding_sweep",
 ]
 
 
@@ -314,28 +311,22 @@ def geometric_mean_by_distance(norms):
 KINDS = ("rnn", "lstm")
 
 
-class AddingNet(torch.nn.Module):
-    """A one-layer :class:`course_lib.nn.RNN` (tanh) or :class:`course_lib.nn.LSTM` and a linear read-out
-    of its last output: x (batch, T, 2) -> prediction (batch, 1), for :func:`course_lib.data.adding_problem`.
+def adding_model(kind="lstm", hidden_size=32, forget_bias=1.0, seed=0):
+    """A one-layer ``course_lib.nn.RNN`` (tanh) or ``course_lib.nn.LSTM`` and a linear read-out of its last
+    output (a many-to-one :class:`~course_lib.experiments.models.SequenceModel`), seeded with ``seed``.
 
     For the LSTM, ``forget_bias`` sets the forget gate's bias (:func:`set_forget_bias`); None keeps torch's
     initialisation (every bias uniform in +-1/sqrt(hidden), so the forget gates start near 0.5).
     """
+    import course_lib
 
-    def __init__(self, kind="lstm", hidden_size=32, forget_bias=1.0):
-        super().__init__()
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
-        self.kind = kind
-        layer = cnn.LSTM if kind == "lstm" else cnn.RNN
-        self.rnn = layer(2, _positive_int(hidden_size, "hidden_size"), batch_first=True)
-        if kind == "lstm" and forget_bias is not None:
-            set_forget_bias(self.rnn, forget_bias)
-        self.head = torch.nn.Linear(hidden_size, 1)
-
-    def forward(self, x):
-        out, _ = self.rnn(x)
-        return self.head(out[:, -1])
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
+    course_lib.seed(seed)
+    model = SequenceModel(kind, 2, _positive_int(hidden_size, "hidden_size"), 1, per_step=False)
+    if kind == "lstm" and forget_bias is not None:
+        set_forget_bias(model.rnn, forget_bias)
+    return model
 
 
 @torch.no_grad()
@@ -356,102 +347,24 @@ def set_forget_bias(lstm, value):
     return lstm
 
 
-def adding_baseline_mse(y) -> float:
-    """MSE of always predicting 1, the mean target: what a model without memory gets (about 1/6)."""
-    return float(((torch.as_tensor(y, dtype=torch.float64) - 1.0) ** 2).mean())
+ADDING = AddingConfig(T=50, steps=600, batch_size=64, lr=0.02, clip=1.0, eval_every=25, solved_below=0.01)
 
 
-@dataclass
-class AddingResult:
-    """What :func:`train_adding` returns.
+def adding_sweep(Ts, cfg=ADDING, kinds=KINDS, seeds=(0,), hidden_size=32, forget_bias=1.0, device=None,
+                 progress=True):
+    """:func:`~course_lib.experiments.tasks.train_adding` of :func:`adding_model` for every ``kind`` x ``T`` x
+    ``seed`` under ``cfg`` (its ``T`` and ``seed`` replaced), one tqdm bar over all runs.
 
-    ``val_mse``: held-out MSE at the end; ``baseline_mse``: the same sequences' MSE when always predicting 1;
-    ``solved_at``: the first evaluation step whose held-out MSE was below ``solved_below`` (training stops
-    there), or None; ``steps``: optimizer steps taken; ``history``: the :class:`~course_lib.train.History`
-    (its ``metrics["val_mse"]`` every ``eval_every`` steps); ``seconds``: wall time of training.
-    """
-    kind: str
-    T: int
-    seed: int
-    val_mse: float
-    baseline_mse: float
-    solved_at: int | None
-    steps: int
-    history: History
-    model: torch.nn.Module
-    seconds: float
-    settings: dict = field(default_factory=dict)
-
-    @property
-    def solved(self) -> bool:
-        return self.solved_at is not None
-
-    @property
-    def relative_mse(self) -> float:
-        """``val_mse / baseline_mse``: 1 means no better than predicting the mean, 0 means perfect."""
-        return self.val_mse / self.baseline_mse
-
-
-def train_adding(kind, T, *, hidden_size=32, steps=600, batch_size=64, lr=0.02, clip=1.0, forget_bias=1.0,
-                 solved_below=0.01, eval_every=25, n_eval=1000, seed=0, device=None, progress=False):
-    """Train an :class:`AddingNet` (``kind`` "rnn" or "lstm") on the adding problem of length ``T``.
-
-    Adam with learning rate ``lr``, gradient clipping at global norm ``clip``, at most ``steps`` batches
-    of ``batch_size`` fresh sequences (batch ``n`` is the same for both kinds, whatever ``steps``), trained by
-    :func:`course_lib.train.fit`. Every ``eval_every`` steps the MSE on ``n_eval`` held-out sequences is
-    measured; training stops at the first evaluation below ``solved_below`` (the task is then solved:
-    0.01 is 6 % of the baseline 1/6). Returns an :class:`AddingResult`.
-    """
-    import course_lib
-
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
-    T = _positive_int(T, "T")
-    if T < 2:
-        raise ValueError(f"T must be >= 2 (two marked steps); got {T}")
-    steps, batch_size = _positive_int(steps, "steps"), _positive_int(batch_size, "batch_size")
-    eval_every, n_eval = _positive_int(eval_every, "eval_every"), _positive_int(n_eval, "n_eval")
-    solved_below = _number(solved_below, "solved_below", 0.0, open_low=True)
-    settings = dict(kind=kind, T=T, hidden_size=hidden_size, steps=steps, batch_size=batch_size, lr=lr, clip=clip,
-                    forget_bias=forget_bias, solved_below=solved_below, eval_every=eval_every, seed=seed)
-    device = course_lib.device() if device is None else torch.device(device)
-    x_val, y_val = (t.to(device) for t in adding_problem(n_eval, T, seed=[10**6, seed, T]))
-    course_lib.seed(seed)
-    model = AddingNet(kind, hidden_size, forget_bias)
-    done = {"taken": 0, "solved_at": None}
-
-    def batches():                       # fresh sequences every step; stops once an evaluation finds it solved
-        for step in range(steps):
-            if done["solved_at"] is not None:
-                return
-            done["taken"] += 1
-            yield adding_problem(batch_size, T, seed=[seed, T, step])
-
-    def evaluate(m):
-        mse = F.mse_loss(m(x_val), y_val).item()
-        if mse < solved_below and done["solved_at"] is None:
-            done["solved_at"] = done["taken"]
-        return {"val_mse": mse}
-
-    start = time.perf_counter()
-    hist = fit(model, lambda m, b: F.mse_loss(m(b[0]), b[1]), batches(), lr=lr, steps=steps, clip=clip,
-               eval_fn=evaluate, eval_every=eval_every, device=device, progress=progress,
-               desc=f"{kind} T={T}")
-    seconds = time.perf_counter() - start
-    return AddingResult(kind=kind, T=T, seed=seed, val_mse=hist.metrics["val_mse"][-1],
-                        baseline_mse=adding_baseline_mse(y_val.cpu()), solved_at=done["solved_at"],
-                        steps=len(hist.steps), history=hist, model=model, seconds=seconds, settings=settings)
-
-
-def adding_sweep(Ts, kinds=KINDS, seeds=(0,), progress=True, **kwargs):
-    """:func:`train_adding` for every ``kind`` x ``T`` x ``seed`` (one tqdm bar over all runs).
-
-    Returns a dict ``(kind, T, seed) -> AddingResult``; ``kwargs`` go to :func:`train_adding`.
+    The default :data:`ADDING`: Adam at 0.02, clipping at 1, at most 600 batches of 64, the held-out MSE every
+    25 steps, stopped as solved below 0.01 (6 % of the baseline 1/6).
+    Returns a dict ``(kind, T, seed) -> AddingRun``.
     """
     from course_lib.progress import tqdm
 
-    runs = [(k, _positive_int(T, "T"), s) for T in Ts for k in kinds for s in seeds]
+    runs = [(k, T, s) for T in Ts for k in kinds for s in seeds]
     results = {}
     for kind, T, seed in tqdm(runs, desc="adding problem", disable=not progress):
-        results[kind, T, seed] = train_adding(kind, T, seed=seed, **kwargs)
+        run_cfg = cfg.replace(T=T, seed=seed)
+        results[kind, T, seed] = train_adding(adding_model(kind, hidden_size, forget_bias, seed), run_cfg,
+                                              device=device, desc=f"{kind} T={T}")
     return results

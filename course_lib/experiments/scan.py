@@ -9,7 +9,7 @@ is associative, so all prefixes can be computed by a **scan** in O(log T) rounds
   out for reading, with the number of rounds and of combinations it performed and, if asked, its trace.
   ``course_lib.nn.linear_recurrence_scan`` is the fast version (log space, two built-in scans).
 - :func:`hillis_steele_counts`: rounds and combinations of the simpler Hillis–Steele scan (the exercise's).
-- :class:`MinRNNRegressor`, :func:`train_both_modes`: minGRU/minLSTM trained once with the scan and once
+- :func:`min_rnn_regressor`, :func:`train_both_modes`: minGRU/minLSTM trained once with the scan and once
   with the loop, from the same weights on the same batches.
 - :func:`layer_times`: forward + backward time of an LSTM, minGRU (loop), minGRU (scan) and causal
   self-attention against the sequence length, measured in one run.
@@ -17,17 +17,16 @@ is associative, so all prefixes can be computed by a **scan** in O(log T) rounds
 from __future__ import annotations
 
 import math
-import time
 
 import torch
 import torch.nn.functional as F
 
 from .. import nn as cnn
 from ..core.timing import time_interleaved
-from ..data import adding_problem
-from ..train import fit
+from .models import SequenceModel
+from .tasks import AddingConfig, train_adding
 
-__all__ = ["combine", "blelloch_scan", "hillis_steele_counts", "MinRNNRegressor", "train_both_modes",
+__all__ = ["combine", "blelloch_scan", "hillis_steele_counts", "min_rnn_regressor", "train_both_modes",
            "layer_times", "LAYERS"]
 
 
@@ -124,54 +123,28 @@ def hillis_steele_counts(T):
     return {"rounds": len(offsets), "combines": sum(T - s for s in offsets)}
 
 
-class MinRNNRegressor(torch.nn.Module):
-    """``course_lib.nn.MinGRU`` or ``MinLSTM`` + ``Linear(hidden, 1)`` on the last state.
-
-    ``forward(x)``: ``(batch, time, input_size)`` -> ``(batch, 1)``. ``mode``: ``"scan"`` or ``"sequential"``.
-    """
-
-    def __init__(self, input_size, hidden_size, cell="gru", mode="scan"):
-        super().__init__()
-        if cell not in ("gru", "lstm"):
-            raise ValueError(f"cell must be 'gru' or 'lstm'; got {cell!r}")
-        self.rnn = (cnn.MinGRU if cell == "gru" else cnn.MinLSTM)(input_size, hidden_size, mode=mode)
-        self.out = torch.nn.Linear(hidden_size, 1)
-
-    def forward(self, x):
-        _, h_n = self.rnn(x)
-        return self.out(h_n)
+def min_rnn_regressor(input_size, hidden_size, cell="gru", mode="scan"):
+    """``course_lib.nn.MinGRU`` or ``MinLSTM`` + ``Linear(hidden, 1)`` on the last state (a many-to-one
+    :class:`~course_lib.experiments.models.SequenceModel`): ``(batch, time, input_size)`` -> ``(batch, 1)``.
+    ``mode``: ``"scan"`` or ``"sequential"``."""
+    if cell not in ("gru", "lstm"):
+        raise ValueError(f"cell must be 'gru' or 'lstm'; got {cell!r}")
+    return SequenceModel("min" + cell, input_size, hidden_size, 1, per_step=False, mode=mode)
 
 
-def _mse(model, batch):
-    x, y = batch
-    return F.mse_loss(model(x), y)
-
-
-def train_both_modes(cell="gru", T=100, hidden=16, steps=300, batch=32, lr=1e-2, seed=0, device=None,
-                     progress=True):
-    """Train the same :class:`MinRNNRegressor` on the adding problem twice, with the scan and with the loop.
-
-    Same initial weights (seed ``seed``), same batches, same optimizer. Returns
-    ``{mode: {"loss": [...per step], "val_mse": float, "seconds": float}}`` for ``"scan"`` and
-    ``"sequential"``; ``val_mse`` is on 1,000 fresh sequences (answering 1 gives about 1/6).
-    """
-    xs, ys = adding_problem(batch * steps, T, seed=seed + 1)
-    batches = list(zip(xs.split(batch), ys.split(batch)))
-    xv, yv = adding_problem(1000, T, seed=10**6)
-    torch.manual_seed(seed)
-    init = MinRNNRegressor(2, hidden, cell).state_dict()
+def train_both_modes(cell="gru", cfg=AddingConfig(T=100, steps=300, batch_size=32, eval_every=None), hidden=16,
+                     device=None, progress=True):
+    """Train the same :func:`min_rnn_regressor` on the adding problem of ``cfg`` twice, with the scan and with
+    the loop (:func:`course_lib.experiments.tasks.train_adding`): same initial weights (seed ``cfg.seed``),
+    same batches, same optimizer. Returns ``{mode: AddingRun}`` for ``"scan"`` and ``"sequential"``; the
+    ``val_mse`` is on 1,000 fresh sequences (answering 1 gives about 1/6)."""
+    torch.manual_seed(cfg.seed)
+    init = min_rnn_regressor(2, hidden, cell).state_dict()
     results = {}
     for mode in ("scan", "sequential"):
-        model = MinRNNRegressor(2, hidden, cell, mode)
+        model = min_rnn_regressor(2, hidden, cell, mode)
         model.load_state_dict(init)
-        start = time.perf_counter()
-        hist = fit(model, _mse, batches, lr=lr, steps=steps, clip=1.0, device=device, progress=progress,
-                   desc=f"min{cell.upper()} {mode}")
-        seconds = time.perf_counter() - start
-        dev = next(model.parameters()).device
-        with torch.no_grad():
-            val = float(_mse(model.eval(), (xv.to(dev), yv.to(dev))))
-        results[mode] = {"loss": hist.loss, "val_mse": val, "seconds": seconds, "model": model}
+        results[mode] = train_adding(model, cfg, device=device, progress=progress, desc=f"min{cell.upper()} {mode}")
     return results
 
 

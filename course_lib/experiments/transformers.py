@@ -9,7 +9,7 @@ causally (step ``t`` sees steps ``<= t`` only), and both can run one new step at
 
 The measurements (book ch. 09, "What each costs"), each a small function:
 
-- :func:`train_adding`: train on the adding problem, read out at the last step; returns validation MSEs.
+- :func:`train_adding`: :func:`course_lib.experiments.tasks.train_adding`, as a curve of validation MSEs.
 - :func:`step_times`: median seconds of one training step (forward + backward) for several lengths.
 - :func:`graph_depth` / :func:`sequential_depth`: the longest chain of operations autograd records,
   i.e. how many steps must run one after the other (T for a recurrence, a constant for attention).
@@ -21,84 +21,35 @@ The measurements (book ch. 09, "What each costs"), each a small function:
 """
 from __future__ import annotations
 
-import statistics
 import time
 
 import torch
-import torch.nn.functional as F
 
 from .. import nn as cnn
-from ..core.timing import time_interleaved
-from ..data import adding_problem
-from ..train import fit
+from ..core.timing import sync, time_interleaved
+from .measure import saved_tensor_bytes
+from .models import SequenceModel, TransformerCore
+from .tasks import count_parameters, train_adding as _train_adding
 
-__all__ = ["LSTMModel", "TransformerModel", "attention_weights", "param_count",
+__all__ = ["LSTMModel", "TransformerModel", "attention_weights", "count_parameters",
            "train_adding", "step_times", "graph_depth",
            "sequential_depth", "activation_bytes", "cuda_peak_bytes", "state_nbytes", "streaming",
            "recompute_seconds"]
 
 
-def _check_x(x, size, name="x"):
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor; got {type(x).__name__}")
-    if x.dim() != 3 or x.shape[-1] != size:
-        raise ValueError(f"{name} must be (batch, time, {size}); got {tuple(x.shape)}")
+def LSTMModel(input_size, hidden_size, output_size=1, impl="fused"):
+    """``course_lib.nn.LSTM`` + ``Linear(hidden, output_size)`` at every step (a per-step
+    :class:`~course_lib.experiments.models.SequenceModel`); ``step(x_t, state)`` costs O(1) per token.
+    ``impl="loop"`` lets autograd see every step (see :func:`sequential_depth`)."""
+    return SequenceModel("lstm", input_size, hidden_size, output_size, impl=impl)
 
 
-class LSTMModel(torch.nn.Module):
-    """``course_lib.nn.LSTM`` (batch first) + ``Linear(hidden, output_size)`` at every step.
-
-    ``forward(x)``: ``(batch, time, input_size)`` -> ``(batch, time, output_size)``.
-    ``step(x_t, state)``: ``x_t`` ``(batch, input_size)``, ``state`` ``None`` or ``(h, c)`` each
-    ``(1, batch, hidden)``; returns ``(y_t (batch, output_size), new state)``: O(1) work and memory per step.
-    ``impl`` is passed to the LSTM (``"loop"`` lets autograd see every step, see :func:`sequential_depth`).
-    """
-
-    def __init__(self, input_size, hidden_size, output_size=1, impl="fused"):
-        super().__init__()
-        self.input_size = input_size
-        self.rnn = cnn.LSTM(input_size, hidden_size, batch_first=True, impl=impl)
-        self.out = torch.nn.Linear(hidden_size, output_size)
-
-    def forward(self, x):
-        _check_x(x, self.input_size)
-        h, _ = self.rnn(x)
-        return self.out(h)
-
-    def init_state(self):
-        return None
-
-    def step(self, x_t, state):
-        h, state = self.rnn(x_t.unsqueeze(1), state)
-        return self.out(h[:, 0]), state
-
-
-class TransformerModel(torch.nn.Module):
-    """``Linear(input_size, d_model)`` + causal ``course_lib.nn.TransformerEncoder`` + ``Linear(d_model, output_size)``.
-
-    ``forward(x)``: ``(batch, time, input_size)`` -> ``(batch, time, output_size)``; position ``t`` attends to
-    positions ``<= t`` (sinusoidal positional encoding, pre-norm layers, no dropout).
-    ``step(x_t, cache)``: ``x_t`` ``(batch, input_size)``, ``cache`` from :meth:`init_state` (one
-    ``KVCache`` per layer, grown in place); returns ``(y_t (batch, output_size), cache)``; equals the last
-    row of ``forward`` on the whole prefix. Its work and memory grow with the number of steps seen.
-    """
-
-    def __init__(self, input_size, d_model, nhead, num_layers, dim_feedforward, output_size=1):
-        super().__init__()
-        self.input_size = input_size
-        self.embed = torch.nn.Linear(input_size, d_model)
-        self.encoder = cnn.TransformerEncoder(d_model, nhead, num_layers, dim_feedforward, dropout=0.0, causal=True)
-        self.out = torch.nn.Linear(d_model, output_size)
-
-    def forward(self, x):
-        _check_x(x, self.input_size)
-        return self.out(self.encoder(self.embed(x)))
-
-    def init_state(self):
-        return self.encoder.init_cache()
-
-    def step(self, x_t, cache):
-        return self.out(self.encoder.step(self.embed(x_t), cache)), cache
+def TransformerModel(input_size, d_model, nhead, num_layers, dim_feedforward, output_size=1):
+    """``Linear(input_size, d_model)`` + causal ``course_lib.nn.TransformerEncoder`` + ``Linear(d_model,
+    output_size)`` (a :class:`~course_lib.experiments.models.SequenceModel` over a
+    :class:`~course_lib.experiments.models.TransformerCore`); ``step`` grows one ``KVCache`` per layer."""
+    return SequenceModel("transformer", input_size, d_model, output_size, nhead=nhead, num_layers=num_layers,
+                         dim_feedforward=dim_feedforward)
 
 
 @torch.no_grad()
@@ -107,45 +58,22 @@ def attention_weights(model, x):
 
     Row ``i`` holds how much position ``i`` attends to each position (zero above the diagonal: causal).
     """
-    if not isinstance(model, TransformerModel):
-        raise TypeError(f"model must be a TransformerModel; got {type(model).__name__}")
-    _check_x(x, model.input_size)
-    enc = model.encoder
-    h = model.embed(x)
+    if not isinstance(getattr(model, "rnn", None), TransformerCore):
+        raise TypeError(f"model must be a TransformerModel (a SequenceModel over a TransformerCore); got "
+                        f"{type(model).__name__}")
+    model._inputs(x)
+    enc = model.rnn.encoder
+    h = model.rnn.embed(x)
     h = h + cnn.sinusoidal_positional_encoding(h.shape[1], enc.d_model, device=h.device, dtype=h.dtype)
     layer = enc.layers[0]
     return layer.self_attn(layer.norm1(h), causal=True, need_weights=True)[1]
 
 
-def param_count(model):
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def _last_step_mse(model, batch):
-    x, y = batch
-    return F.mse_loss(model(x)[:, -1], y)
-
-
-def train_adding(model, T=20, steps=500, batch=32, lr=1e-2, eval_every=50, n_val=1000, seed=0, device=None,
-                 progress=True, desc="train"):
-    """Train ``model`` on the adding problem (read-out at the last step, MSE); return ``(val_steps, val_mse)``.
-
-    The baseline of always answering 1 has MSE about 1/6 (``course_lib.data.adding_problem``).
-    Training data: ``steps`` fresh batches from seed ``seed + 1``; validation: ``n_val`` sequences, seed 10**6.
-    Seed torch before building ``model`` to fix its initial weights.
-    """
-    xs, ys = adding_problem(batch * steps, T, seed=seed + 1)
-    batches = list(zip(xs.split(batch), ys.split(batch)))
-    xv, yv = adding_problem(n_val, T, seed=10**6)
-
-    def val_mse(m):
-        dev = next(m.parameters()).device
-        return _last_step_mse(m, (xv.to(dev), yv.to(dev)))
-
-    hist = fit(model, _last_step_mse, batches, lr=lr, steps=steps, clip=1.0, eval_fn=val_mse,
-               eval_every=eval_every, device=device, progress=progress, desc=desc)
-    return hist.eval_steps, hist.metrics["val_loss"]
+def train_adding(model, cfg, device=None, progress=True, desc="train"):
+    """:func:`course_lib.experiments.tasks.train_adding` (read-out at the last step, MSE); returns
+    ``(val_steps, val_mse)``, the held-out MSE every ``cfg.eval_every`` steps."""
+    run = _train_adding(model, cfg, device=device, progress=progress, desc=desc)
+    return run.history.eval_steps, run.history.metrics["val_mse"]
 
 
 def _train_step(model, x):
@@ -206,24 +134,9 @@ def sequential_depth(model, T, batch=2):
 
 
 def activation_bytes(model, x):
-    """Bytes of the tensors autograd saves for the backward pass of ``model(x)`` (parameters excluded).
-
-    Each storage is counted once, however many operations save it (or views of it). This is the memory
-    a training step must hold between its forward and its backward pass, beyond the weights.
-    """
-    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    seen = {}
-
-    def pack(t):
-        s = t.untyped_storage()
-        if s.data_ptr() not in params:
-            seen[s.data_ptr()] = s.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        y = model(x)
-    del y
-    return sum(seen.values())
+    """Bytes of the tensors autograd saves for the backward pass of ``model(x)`` (parameters excluded): the
+    activation memory of training, :func:`course_lib.experiments.measure.saved_tensor_bytes`."""
+    return saved_tensor_bytes(model, x)
 
 
 def cuda_peak_bytes(model, x):
@@ -257,13 +170,12 @@ def streaming(model, T, batch=1, seed=0):
     model.eval()
     device = model.out.weight.device
     x = torch.randn(batch, T, model.input_size, generator=torch.Generator().manual_seed(seed)).to(device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     state, nbytes, seconds = model.init_state(), [], []
     for t in range(T):
-        sync()
+        sync(device)
         start = time.perf_counter()
         _, state = model.step(x[:, t], state)
-        sync()
+        sync(device)
         seconds.append(time.perf_counter() - start)
         nbytes.append(state_nbytes(state))
     return nbytes, seconds
@@ -277,15 +189,5 @@ def recompute_seconds(model, lengths, batch=1, repeats=5):
     out = []
     for T in lengths:
         x = torch.randn(batch, T, model.input_size, device=device)
-        model(x)                                   # warm-up
-        times = []
-        for _ in range(repeats):
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            model(x)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - start)
-        out.append(statistics.median(times))
+        out.append(time_interleaved({"full": lambda: model(x)}, device, repeats, warmup=1)["full"])
     return out

@@ -92,29 +92,14 @@ class MultiheadSelfAttention(nn.Module):
 
     def __init__(self, embed_dim, num_heads, bias=True, device=None, dtype=None):
         super().__init__()
-        if embed_dim % num_heads:
-            raise ValueError(f"embed_dim must be divisible by num_heads; got {embed_dim} and {num_heads}")
-        self.embed_dim, self.num_heads, self.head_dim = embed_dim, num_heads, embed_dim // num_heads
-        factory = {"device": device, "dtype": dtype}
-        self.in_proj_weight = nn.Parameter(torch.empty(3 * embed_dim, embed_dim, **factory))
-        self.in_proj_bias = nn.Parameter(torch.zeros(3 * embed_dim, **factory)) if bias else None
-        self.out_proj = nn.Linear(embed_dim, embed_dim, bias=bias, **factory)
-        nn.init.xavier_uniform_(self.in_proj_weight)
-        if bias:
-            nn.init.zeros_(self.out_proj.bias)
+        init_projections(self, embed_dim, num_heads, bias, {"device": device, "dtype": dtype})
 
     def _heads(self, t):                                      # (B, T, E) -> (B, heads, T, head_dim)
         B, T, _ = t.shape
         return t.view(B, T, self.num_heads, self.head_dim).transpose(1, 2)
 
     def forward(self, x, mask=None, causal=False, lengths=None, cache=None, need_weights=False):
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"x must be a torch.Tensor; got {type(x).__name__}")
-        if x.dim() != 3 or x.shape[-1] != self.embed_dim:
-            raise ValueError(f"x must be (batch, time, {self.embed_dim}); got {tuple(x.shape)}")
-        w = self.in_proj_weight
-        if x.dtype != w.dtype or x.device != w.device:
-            raise TypeError(f"x must be {w.dtype} on {w.device}; got {x.dtype} on {x.device}")
+        w = check_projection_input(x, self.embed_dim, self.in_proj_weight)
         B, T, E = x.shape
         q, k, v = (self._heads(t) for t in F.linear(x, w, self.in_proj_bias).chunk(3, dim=-1))
         past = 0
@@ -141,3 +126,28 @@ class MultiheadSelfAttention(nn.Module):
         out, weights = scaled_dot_product_attention(q, k, v, mask=mask)
         out = self.out_proj(out.transpose(1, 2).reshape(B, T, E))
         return out, (weights if need_weights else None)
+
+
+def check_projection_input(x, embed_dim, weight):
+    """Check that ``x`` is a ``(batch, time, embed_dim)`` tensor of ``weight``'s dtype and device; return ``weight``."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor; got {type(x).__name__}")
+    if x.dim() != 3 or x.shape[-1] != embed_dim:
+        raise ValueError(f"x must be (batch, time, {embed_dim}); got {tuple(x.shape)}")
+    if x.dtype != weight.dtype or x.device != weight.device:
+        raise TypeError(f"x must be {weight.dtype} on {weight.device}; got {x.dtype} on {x.device}")
+    return weight
+
+
+def init_projections(module, embed_dim, num_heads, bias, factory):
+    """Give an attention ``module`` torch's ``in_proj_weight`` ``(3 E, E)`` (Xavier), ``in_proj_bias`` (zeros)
+    and ``out_proj`` (its bias zeroed), and ``embed_dim``, ``num_heads``, ``head_dim``."""
+    if embed_dim % num_heads:
+        raise ValueError(f"embed_dim must be divisible by num_heads; got {embed_dim} and {num_heads}")
+    module.embed_dim, module.num_heads, module.head_dim = embed_dim, num_heads, embed_dim // num_heads
+    module.in_proj_weight = nn.Parameter(torch.empty(3 * embed_dim, embed_dim, **factory))
+    module.in_proj_bias = nn.Parameter(torch.zeros(3 * embed_dim, **factory)) if bias else None
+    module.out_proj = nn.Linear(embed_dim, embed_dim, bias=bias, **factory)
+    nn.init.xavier_uniform_(module.in_proj_weight)
+    if bias:
+        nn.init.zeros_(module.out_proj.bias)

@@ -21,6 +21,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .attention import check_projection_input, init_projections
+
 __all__ = ["elu_feature_map", "decay_matrix", "linear_attention_parallel", "linear_attention_recurrent",
            "LinearAttentionState", "LinearSelfAttention"]
 
@@ -140,17 +142,9 @@ class LinearSelfAttention(nn.Module):
         for name, value in (("embed_dim", embed_dim), ("num_heads", num_heads)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int; got {value!r}")
-        if embed_dim % num_heads:
-            raise ValueError(f"embed_dim must be divisible by num_heads; got {embed_dim} and {num_heads}")
-        self.embed_dim, self.num_heads, self.head_dim = embed_dim, num_heads, embed_dim // num_heads
-        self.gated, self.normalize = bool(gated), bool(normalize)
         factory = {"device": device, "dtype": dtype}
-        self.in_proj_weight = nn.Parameter(torch.empty(3 * embed_dim, embed_dim, **factory))
-        self.in_proj_bias = nn.Parameter(torch.zeros(3 * embed_dim, **factory)) if bias else None
-        self.out_proj = nn.Linear(embed_dim, embed_dim, bias=bias, **factory)
-        nn.init.xavier_uniform_(self.in_proj_weight)
-        if bias:
-            nn.init.zeros_(self.out_proj.bias)
+        init_projections(self, embed_dim, num_heads, bias, factory)
+        self.gated, self.normalize = bool(gated), bool(normalize)
         if self.gated:
             self.gate = nn.Linear(embed_dim, num_heads, **factory)
             gamma = 1.0 - 2.0 ** (-5.0 - torch.arange(num_heads, dtype=torch.float64))   # RetNet's decays
@@ -162,13 +156,7 @@ class LinearSelfAttention(nn.Module):
         return f"{self.embed_dim}, num_heads={self.num_heads}, gated={self.gated}"
 
     def _project(self, x):
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"x must be a torch.Tensor; got {type(x).__name__}")
-        if x.dim() != 3 or x.shape[-1] != self.embed_dim:
-            raise ValueError(f"x must be (batch, time, {self.embed_dim}); got {tuple(x.shape)}")
-        w = self.in_proj_weight
-        if x.dtype != w.dtype or x.device != w.device:
-            raise TypeError(f"x must be {w.dtype} on {w.device}; got {x.dtype} on {x.device}")
+        w = check_projection_input(x, self.embed_dim, self.in_proj_weight)
         B, T, _ = x.shape
         heads = lambda t: t.view(B, T, self.num_heads, self.head_dim).transpose(1, 2)   # (B, H, T, hd)
         q, k, v = (heads(t) for t in F.linear(x, w, self.in_proj_bias).chunk(3, dim=-1))

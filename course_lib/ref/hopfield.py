@@ -305,15 +305,7 @@ class CapacityCurve:
         """
         if metric not in ("recall", "exact", "overlap"):
             raise ValueError(f"metric must be 'recall', 'exact' or 'overlap'; got {metric!r}")
-        y = getattr(self, metric)
-        below = np.flatnonzero(y < level)
-        if below.size == 0:
-            return float("nan")
-        k = int(below[0])
-        if k == 0:
-            return float(self.alphas[0])
-        a0, a1, y0, y1 = self.alphas[k - 1], self.alphas[k], y[k - 1], y[k]
-        return float(a0 + (y0 - level) * (a1 - a0) / (y0 - y1))
+        return first_crossing(self.alphas, getattr(self, metric), level)
 
 
 def capacity_curve(n_units: int, alphas, trials: int = 10, flip_fraction: float = 0.0, seed=0,
@@ -360,3 +352,18 @@ def capacity_curve(n_units: int, alphas, trials: int = 10, flip_fraction: float 
         recall=np.array(rows["recall"]), exact=np.array(rows["exact"]), bit_error=(1 - overlap) / 2,
         flip_fraction=flip_fraction, success_overlap=success_overlap, trials=trials,
     )
+
+
+def first_crossing(xs, y, level, log=False):
+    """The ``x`` where ``y`` (measured at the increasing ``xs``) first falls below ``level``, linearly
+    interpolated between the two measurements around it (in ``log x`` when ``log``); ``xs[0]`` if ``y``
+    starts below it, ``nan`` if it never falls below it."""
+    below = np.flatnonzero(np.asarray(y) < level)
+    if below.size == 0:
+        return float("nan")
+    k = int(below[0])
+    if k == 0:
+        return float(xs[0])
+    x0, x1 = (np.log(xs[k - 1]), np.log(xs[k])) if log else (xs[k - 1], xs[k])
+    x = x0 + (y[k - 1] - level) * (x1 - x0) / (y[k - 1] - y[k])
+    return float(np.exp(x) if log else x)

@@ -32,7 +32,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .functional import softmax
-from .hopfield import _async_run, corrupt
+from .hopfield import _async_run, corrupt, first_crossing
 from .validate import as_float_array, check_finite, shape_str
 
 __all__ = ["ModernHopfield", "RetrieveInfo", "modern_hopfield_update", "lse_energy",
@@ -235,14 +235,7 @@ class CapacityComparison:
             if beta not in self.betas:
                 raise ValueError(f"beta must be one of the measured betas {list(self.betas)}; got {beta}")
             y = self.recall[self.betas.index(beta), step]
-        below = np.flatnonzero(y < level)
-        if below.size == 0:
-            return float("nan")
-        k = int(below[0])
-        if k == 0:
-            return float(self.n_patterns[0])
-        x0, x1 = np.log(self.n_patterns[k - 1]), np.log(self.n_patterns[k])
-        return float(np.exp(x0 + (y[k - 1] - level) * (x1 - x0) / (y[k - 1] - y[k])))
+        return first_crossing(self.n_patterns, y, level, log=True)
 
 
 def compare_capacity(n_units: int, n_patterns, betas, trials: int = 5, flip_fraction: float = 0.2,

@@ -7,7 +7,7 @@
 - :func:`demo`: the ipywidgets demo (sliders -> :func:`update` -> :func:`plot_curves`).
 - :func:`plot_activation_derivatives`: tanh' and sigmoid' with their bounds 1 and 1/4.
 - :func:`plot_losses`, :func:`plot_grad_norms`: training curves of
-  :class:`~course_lib.experiments.gradients.AddingRun` results (a diverged run is marked).
+  :class:`~course_lib.experiments.tasks.AddingRun` results (a diverged run is marked).
 
 Every plotting function draws on ``ax`` (a new figure when None) and returns the axes; the
 notebook calls ``plt.show()``.
@@ -142,7 +142,7 @@ def _smooth(values, window):
 
 
 def plot_losses(runs, labels, ax=None, window=20, baseline=None, ylim=None, title="Training loss (adding problem)"):
-    """Training loss of each :class:`~course_lib.experiments.gradients.AddingRun` (running mean over
+    """Training loss of each :class:`~course_lib.experiments.tasks.AddingRun` (running mean over
     ``window`` steps, log y). A run that diverged is drawn raw and ends with an ``x`` at its last
     finite loss (on the upper edge if that is above ``ylim``). ``baseline``: a horizontal line
     (e.g. the MSE of always predicting 1); ``ylim``: (bottom, top) of the y axis, or None (automatic)."""

@@ -188,7 +188,7 @@ _KIND_STYLE = {"rnn": ("C0", "s", "tanh RNN"), "lstm": ("C3", "o", "LSTM")}
 
 
 def _by_kind(results):
-    """results: dict (kind, T, seed) -> AddingResult. Returns kind -> sorted T -> list of results."""
+    """results: dict (kind, T, seed) -> AddingRun. Returns kind -> sorted T -> list of results."""
     out = {}
     for (kind, T, _), r in results.items():
         out.setdefault(kind, {}).setdefault(T, []).append(r)
@@ -199,7 +199,7 @@ def plot_adding(results, ax=None, title="Adding problem: held-out MSE after trai
     """Held-out MSE against sequence length T, each run a marker, the mean over seeds a line;
     the dashed line is the baseline of always predicting 1 (about 1/6).
 
-    ``results``: dict ``(kind, T, seed) -> AddingResult`` from :func:`course_lib.experiments.lstm.adding_sweep`.
+    ``results``: dict ``(kind, T, seed) -> AddingRun`` from :func:`course_lib.experiments.lstm.adding_sweep`.
     """
     if not results:
         raise ValueError("results is empty: nothing to plot")
@@ -213,7 +213,7 @@ def plot_adding(results, ax=None, title="Adding problem: held-out MSE after trai
         ax.semilogy(Ts, [np.mean([r.val_mse for r in by_T[T]]) for T in Ts], "-", color=color, lw=2, label=label)
     baseline = np.mean([r.baseline_mse for r in results.values()])
     ax.axhline(baseline, color="gray", ls="--", lw=1, label=f"predict 1 always ({baseline:.3f})")
-    solved = next(iter(results.values())).settings.get("solved_below")
+    solved = next(iter(results.values())).config.solved_below
     if solved:
         ax.axhline(solved, color="gray", ls=":", lw=1, label=f"solved (MSE < {solved:g})")
     ax.set_xlabel("sequence length T")
@@ -225,7 +225,7 @@ def plot_adding(results, ax=None, title="Adding problem: held-out MSE after trai
 
 
 def plot_learning_curves(results, ax=None, title="Held-out MSE during training"):
-    """Held-out MSE against step for every run in ``results`` (dict ``(kind, T, seed) -> AddingResult``);
+    """Held-out MSE against step for every run in ``results`` (dict ``(kind, T, seed) -> AddingRun``);
     colour by kind, line style by T."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 3.6))
