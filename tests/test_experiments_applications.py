@@ -1,4 +1,5 @@
 """Chapter 08 machinery: the character LM (charlm), sunspot forecasting (forecast), sequence classification (classify)."""
+import inspect
 import math
 
 import numpy as np
@@ -105,8 +106,15 @@ def test_sample_from_logits_rejects_bad_input():
 
 
 def test_sample_from_logits_passes_the_exercise_grader():
-    """The exercise's statistical checks accept the reference sampler (same signature: logits, temperature, rng)."""
-    result = check(ch08_applications.SAMPLE.name, charlm.sample_from_logits, seed=0, quiet=True)
+    """The exercise's statistical checks accept the chapter's sampler (same signature: logits, temperature, rng).
+
+    Handed in as it is, the chapter's function is refused (the reference lock: a learner may not submit it);
+    the same code compiled outside ``course_lib`` earns full marks."""
+    refused = check(ch08_applications.SAMPLE.name, charlm.sample_from_logits, seed=0, quiet=True)
+    assert refused.points == 0 and "reference implementation" in refused.report()
+    namespace = {}
+    exec(compile(inspect.getsource(charlm.sample_from_logits), "<learner>", "exec"), vars(charlm).copy(), namespace)
+    result = check(ch08_applications.SAMPLE.name, namespace["sample_from_logits"], seed=0, quiet=True)
     assert result.points == result.max_points > 0, result.report()
 
 

@@ -51,10 +51,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checker import SKIPPED_AFTER_TIMEOUT, TIME_LIMIT_S, evaluate
-from .compare import LearnerError, Mismatch, WorkerLost
+from .checker import TIME_LIMIT_S, evaluate, outcome_of
+from .compare import Mismatch, WorkerLost
 from .registry import notebooks, tasks_for
-from .timelimit import TimeLimitExceeded
 
 __all__ = ["Submission", "NotebookRun", "TaskScore", "discover", "score", "grade", "main", "Sandbox"]
 
@@ -331,20 +330,7 @@ def _installed_course_libs(dirs) -> list[str]:
 def _remote_runner(session, limit):
     def run_test(test, answer, rng):
         session.test_deadline = time.monotonic() + limit
-        try:
-            test.run(answer, rng)
-            return True, "", ""
-        except (Mismatch, LearnerError) as err:
-            return False, str(err), ""
-        except TimeLimitExceeded:
-            return False, (f"stopped after {limit:g} s (the time limit): does your code loop forever "
-                           "or run far too long?"), SKIPPED_AFTER_TIMEOUT
-        except WorkerLost as err:
-            return False, str(err), "skipped: the process running your code had stopped"
-        except Exception as err:  # the learner's result broke the comparison itself
-            return False, f"could not check your result ({type(err).__name__}: {str(err)[:200]})", ""
-        finally:
-            session.test_deadline = None
+        return outcome_of(lambda: test.run(answer, rng), limit)
     return run_test
 
 

@@ -45,10 +45,10 @@ def attempts(task: str) -> int:
     return _ATTEMPTS.get(task, 0)
 
 
-def _run_test(test, answer, rng, time_limit):
-    """(passed, reason, skip_the_rest) for one test, in this process with an interrupting time limit."""
+def outcome_of(run, time_limit):
+    """(passed, reason, skip_the_rest) of ``run()``, one test of a task, however it ends."""
     try:
-        run_with_time_limit(lambda: test.run(answer, rng), time_limit)
+        run()
         return True, "", ""
     except (Mismatch, LearnerError) as err:
         return False, str(err), ""
@@ -61,6 +61,11 @@ def _run_test(test, answer, rng, time_limit):
         raise
     except BaseException as err:  # the learner's result broke the comparison itself
         return False, f"could not check your result ({type(err).__name__}: {str(err)[:200]})", ""
+
+
+def _run_test(test, answer, rng, time_limit):
+    """One test, in this process with an interrupting time limit."""
+    return outcome_of(lambda: run_with_time_limit(lambda: test.run(answer, rng), time_limit), time_limit)
 
 
 def evaluate(spec, answer, seed: int, run_test) -> CheckResult:
