@@ -219,3 +219,48 @@ def test_every_executed_chapter_glued_each_key_its_prose_uses_once():
         if missing or duplicated:
             problems[page.name] = {"not glued by the run": missing, "glued twice": duplicated}
     assert not problems, problems
+
+
+def _only_glue(statements) -> bool:
+    """Every statement is a ``glue(...)`` call, or a loop/branch made only of them."""
+    for node in statements:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) \
+                and getattr(node.value.func, "id", getattr(node.value.func, "attr", None)) == "glue":
+            continue
+        if isinstance(node, (ast.For, ast.If)) and _only_glue(node.body) and _only_glue(node.orelse):
+            continue
+        return False
+    return True
+
+
+def glue_only_cells(nb):
+    """Indices of the code cells that do nothing but hand numbers to the prose."""
+    out = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        if tree.body and _only_glue(tree.body):
+            out.append(i)
+    return out
+
+
+@pytest.mark.parametrize("path", sorted(BOOK.glob("*.ipynb")), ids=lambda p: p.name)
+def test_cells_that_only_glue_are_folded_in_the_book(path):
+    """A cell of glue calls shows nothing and reads as noise: the book folds it (``hide-input``, one click
+    away, so a reader can still see where each number comes from)."""
+    nb = nbformat.read(str(path), as_version=4)
+    unfolded = [i for i in glue_only_cells(nb) if "hide-input" not in nb.cells[i].metadata.get("tags", [])]
+    assert not unfolded, f"{path.name}: glue-only cells {unfolded} lack the hide-input tag"
+
+
+def test_glue_only_cells_are_recognised():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in (
+        'glue("a", 1)\nfor k in ks:\n    glue(f"b_{k}", 2)',      # only glue: folded
+        'x = 3\nglue("a", x)',                                     # computes something: shown
+        'print(1)',
+    )])
+    assert glue_only_cells(nb) == [0]
