@@ -1,8 +1,6 @@
 """The GitHub Actions workflow cannot run here, so it is linted with actionlint (pinned in requirements.txt),
 and what the book's publication relies on is checked against _config.yml."""
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,23 +13,21 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 CI = WORKFLOWS / "ci.yml"
 
 
-def _actionlint():
-    exe = Path(sys.executable).with_name("actionlint")
-    found = str(exe) if exe.exists() else shutil.which("actionlint")
-    if found is None:
-        pytest.fail("actionlint is not installed: `make setup` installs the pin from requirements.txt")
-    return found
+@pytest.fixture
+def lint(venv_tool):
+    """``lint(*files, cwd=ROOT)``: actionlint's completed process on the workflow files."""
+    exe = venv_tool("actionlint")
+
+    def run(*files, cwd=ROOT):
+        return subprocess.run([exe, "-no-color", "-shellcheck=", "-pyflakes=", *map(str, files)], cwd=cwd,
+                              capture_output=True, text=True)
+    return run
 
 
-def _lint(*files, cwd=ROOT):
-    return subprocess.run([_actionlint(), "-no-color", "-shellcheck=", "-pyflakes=", *map(str, files)], cwd=cwd,
-                          capture_output=True, text=True)
-
-
-def test_every_workflow_passes_actionlint():
+def test_every_workflow_passes_actionlint(lint):
     files = sorted(WORKFLOWS.glob("*.y*ml"))
     assert files, "no workflow in .github/workflows"
-    proc = _lint(*files)
+    proc = lint(*files)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -40,14 +36,14 @@ def test_every_workflow_passes_actionlint():
     ("steps.deployment.outputs.page_url", "steps.deploy.outputs.page_url"),         # an expression to nowhere
     ("needs: book", "needs: publish"),                                              # a job that does not exist
 ])
-def test_actionlint_fails_a_broken_copy(tmp_path, breakage):
+def test_actionlint_fails_a_broken_copy(tmp_path, breakage, lint):
     old, new = breakage
     text = CI.read_text()
     assert old in text
     broken = tmp_path / ".github" / "workflows" / "ci.yml"
     broken.parent.mkdir(parents=True)
     broken.write_text(text.replace(old, new))
-    assert _lint(broken, cwd=tmp_path).returncode == 1
+    assert lint(broken, cwd=tmp_path).returncode == 1
 
 
 def _ci():
