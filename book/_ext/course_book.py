@@ -6,6 +6,9 @@ r"""Small Sphinx fixes for the rendered book (a local extension, loaded from _co
 - Sphinx's own warnings (after ``suppress_warnings``, exactly the ones it counts) are written to
   ``_build/sphinx-warnings-<builder>.txt``, one per line, when the build ends, so that tests read the build's
   warnings and not every line of a log that also holds pip's and the kernels' output.
+- A page that an earlier build wrote for a chapter since renamed or removed is deleted from the HTML output
+  when the build ends (Sphinx only ever adds pages), so a warm ``_build/html`` holds what a clean build would:
+  no stale page to publish, or to link to.
 - The PDF (``make pdf``): sphinx-jupyterbook-latex's ``jupyterBook.cls`` loads ``bbm.sty`` for its ``\RR``-style
   macros; in Debian that file is only in texlive-fonts-extra (500 MB to download, 1.4 GB installed). The
   class copied into the LaTeX output is given ``\mathbb`` (amssymb, which it loads anyway) instead.
@@ -57,6 +60,18 @@ def _write_warnings(app, recorder):
     out.write_text("".join(line + "\n" for line in recorder.lines), encoding="utf-8")
 
 
+def _remove_stale_pages(app, exc):
+    """Delete ``<dir>/<name>.html`` for every directory of documents when ``<dir>/<name>`` is no document."""
+    if exc is not None or app.builder.format != "html":
+        return
+    docs = set(app.env.all_docs)
+    out = Path(app.outdir)
+    for folder in sorted({Path(d).parent for d in docs} - {Path(".")}):   # the top level also holds search etc.
+        for page in (out / folder).glob("*.html"):
+            if (folder / page.stem).as_posix() not in docs:
+                page.unlink()
+
+
 def _class_without_bbm(app):
     if app.builder.format != "latex":
         return
@@ -71,4 +86,5 @@ def setup(app):
     _record_warnings(app)
     app.connect("builder-inited", _class_without_bbm, priority=900)   # after sphinx-jupyterbook-latex copied it
     app.connect("html-page-context", _dedupe_scripts, priority=100)
+    app.connect("build-finished", _remove_stale_pages)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
